@@ -1,0 +1,54 @@
+/* The allocator hook: every heap allocation of the library passes here. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void *libc_malloc(size_t n, void *ctx) { (void)ctx; return malloc(n); }
+static void *libc_realloc(void *p, size_t n, void *ctx) { (void)ctx; return realloc(p, n); }
+static void libc_free(void *p, void *ctx) { (void)ctx; free(p); }
+
+static wg_allocator g_alloc = { libc_malloc, libc_realloc, libc_free, NULL };
+
+void wg_set_allocator(const wg_allocator *a)
+{
+    if (a && a->malloc && a->realloc && a->free)
+        g_alloc = *a;
+    else
+        g_alloc = (wg_allocator){ libc_malloc, libc_realloc, libc_free, NULL };
+}
+
+void *wg_malloc(size_t n)
+{
+    return g_alloc.malloc(n ? n : 1, g_alloc.ctx);
+}
+
+void *wg_calloc(size_t count, size_t size)
+{
+    if (size && count > SIZE_MAX / size)
+        return NULL;
+    void *p = wg_malloc(count * size);
+    if (p)
+        memset(p, 0, count * size);
+    return p;
+}
+
+void *wg_realloc(void *p, size_t n)
+{
+    return g_alloc.realloc(p, n ? n : 1, g_alloc.ctx);
+}
+
+void wg_free(void *p)
+{
+    if (p)
+        g_alloc.free(p, g_alloc.ctx);
+}
+
+char *wg_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = wg_malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}

@@ -1,0 +1,99 @@
+/* Reverse-mode sweep: walk the tape from the newest node to the oldest,
+ * each node adding its inputs' share of the gradient. */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+static wg_status sweep(wg_tape *t, wg_tensor *y, const wg_real *dy, const char *who)
+{
+    /* a second backward on the same recording starts the activations'
+     * gradients afresh; parameters keep accumulating, as documented */
+    for (wg_node *n = t->last; n; n = n->prev)
+        n->out->grad = NULL;
+
+    if (!(y->flags & WG_F_REQ_GRAD))
+        return WG_OK; /* nothing upstream needs a gradient */
+    if (!y->grad) {
+        y->grad = wg_tape_alloc(t, who, (size_t)y->numel * sizeof(wg_real));
+        if (!y->grad)
+            return t->status;
+        memcpy(y->grad, dy, (size_t)y->numel * sizeof(wg_real));
+    } else {
+        for (int64_t i = 0; i < y->numel; i++)
+            y->grad[i] += dy[i];
+    }
+    for (wg_node *n = y->node; n; n = n->prev) {
+        if (!n->out->grad)
+            continue; /* no gradient reached this node */
+        wg_status s = n->op->backward(t, n);
+        if (s == WG_OK)
+            s = t->status;
+        if (s != WG_OK) {
+            if (t->status == WG_OK)
+                wg_fail(t, s, n->op->name, "backward failed");
+            return s;
+        }
+    }
+    return WG_OK;
+}
+
+static wg_status check_target(wg_tape *t, wg_tensor *y, const char *who)
+{
+    if (!t) {
+        wg_set_last_error(WG_EINVAL, "%s: NULL tape", who);
+        return WG_EINVAL;
+    }
+    if (t->status != WG_OK)
+        return t->status;
+    if (!y) {
+        wg_fail(t, WG_EINVAL, who, "tensor is NULL");
+        return t->status;
+    }
+    if (y->flags & WG_F_POISON) {
+        wg_fail(t, WG_EINVAL, who, "tensor is the result of a failed tape");
+        return t->status;
+    }
+    if (y->tape && y->tape != t) {
+        wg_fail(t, WG_EINVAL, who, "tensor belongs to another tape");
+        return t->status;
+    }
+    return WG_OK;
+}
+
+wg_status wg_backward(wg_tape *t, wg_tensor *loss)
+{
+    wg_status s = check_target(t, loss, "backward");
+    if (s != WG_OK)
+        return s;
+    if (loss->numel != 1) {
+        wg_shape_buf b;
+        wg_fail(t, WG_ESHAPE, "backward", "loss must have one element, not %s",
+                wg_shp(loss, &b));
+        return t->status;
+    }
+    if (!isfinite((double)loss->data[0])) {
+        const char *op = loss->node ? loss->node->op->name : "input";
+        if (loss->node)
+            wg_fail(t, WG_ENONFINITE, "backward", "loss from %s (node %d%s%s) is %g", op,
+                    loss->node->index, loss->name ? ", " : "", loss->name ? loss->name : "",
+                    (double)loss->data[0]);
+        else
+            wg_fail(t, WG_ENONFINITE, "backward", "loss is %g", (double)loss->data[0]);
+        return t->status;
+    }
+    const wg_real one = 1;
+    return sweep(t, loss, &one, "backward");
+}
+
+wg_status wg_backward_from(wg_tape *t, wg_tensor *y, const wg_real *dy)
+{
+    wg_status s = check_target(t, y, "backward_from");
+    if (s != WG_OK)
+        return s;
+    if (!dy) {
+        wg_fail(t, WG_EINVAL, "backward_from", "seed gradient is NULL");
+        return t->status;
+    }
+    return sweep(t, y, dy, "backward_from");
+}

@@ -1,0 +1,136 @@
+/* The one thread knob, library initialisation, and the build report. */
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
+void openblas_set_num_threads(int);
+#endif
+#ifdef HAVE_OPENBLAS_GET_PARALLEL
+int openblas_get_parallel(void);
+#endif
+#ifdef HAVE_OPENBLAS_GET_CORENAME
+char *openblas_get_corename(void);
+#endif
+#ifdef HAVE_OPENBLAS_GET_CONFIG
+char *openblas_get_config(void);
+#endif
+
+static int g_threads = 1;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void init_once(void)
+{
+    int n = 0;
+    const char *env = getenv("OMP_NUM_THREADS");
+    if (env)
+        n = atoi(env);
+    if (n < 1) {
+        long p = sysconf(_SC_NPROCESSORS_ONLN);
+        n = p > 0 ? (int)p : 1;
+    }
+    g_threads = n;
+#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
+    /* BLAS must run single-threaded: its own threading changes the bits
+     * with the thread count. In the OpenMP build of OpenBLAS this call also
+     * sets OpenMP's default team size, so put that back afterwards; our
+     * loops name their team size explicitly anyway. */
+#ifdef _OPENMP
+    int omp_before = omp_get_max_threads();
+#endif
+    openblas_set_num_threads(1);
+#ifdef _OPENMP
+    omp_set_num_threads(omp_before);
+#endif
+#endif
+}
+
+void wg_init(void)
+{
+    pthread_once(&g_once, init_once);
+}
+
+wg_status wg_set_num_threads(int n)
+{
+    wg_init();
+    if (n < 1)
+        return wg_set_last_error(WG_EINVAL, "set_num_threads: %d is not a positive count", n);
+#ifndef _OPENMP
+    n = 1;
+#endif
+    g_threads = n;
+    return WG_OK;
+}
+
+int wg_get_num_threads(void)
+{
+    wg_init();
+    return g_threads;
+}
+
+int wg_threads(void)
+{
+    wg_init();
+    return g_threads;
+}
+
+int wg_threads_for(int64_t work)
+{
+    /* below this many element-operations a parallel region costs more than
+     * it saves; inside one, nested teams would only oversubscribe */
+    const int64_t grain = 32768;
+#ifdef _OPENMP
+    if (omp_in_parallel())
+        return 1;
+#endif
+    if (work < 2 * grain)
+        return 1;
+    int64_t most = work / grain;
+    int n = wg_threads();
+    return most < n ? (int)most : n;
+}
+
+const char *wg_version(void)
+{
+    return PACKAGE_VERSION;
+}
+
+const char *wg_build_info(void)
+{
+    static char buf[512];
+    const char *blas = WG_BLAS_NAME;
+    const char *par = "";
+    const char *core = "";
+    const char *config = "";
+#ifdef HAVE_OPENBLAS_GET_PARALLEL
+    switch (openblas_get_parallel()) {
+    case 0: par = ", sequential build"; break;
+    case 1: par = ", pthreads build"; break;
+    case 2: par = ", OpenMP build"; break;
+    }
+#endif
+#ifdef HAVE_OPENBLAS_GET_CORENAME
+    core = openblas_get_corename();
+#endif
+#ifdef HAVE_OPENBLAS_GET_CONFIG
+    config = openblas_get_config();
+#endif
+    snprintf(buf, sizeof buf, "wengert %s, %s precision, BLAS %s%s%s%s%s%s%s, %s, %d thread%s",
+             PACKAGE_VERSION, sizeof(wg_real) == sizeof(double) ? "double" : "single", blas, par,
+             *core ? ", core " : "", core, *config ? " (" : "", config, *config ? ")" : "",
+#ifdef _OPENMP
+             "OpenMP",
+#else
+             "no OpenMP",
+#endif
+             wg_get_num_threads(), wg_get_num_threads() == 1 ? "" : "s");
+    return buf;
+}

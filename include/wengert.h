@@ -1,0 +1,565 @@
+/**
+ * @file wengert.h
+ * @brief wengert: tensors, a tape, and reverse-mode differentiation in C.
+ *
+ * Every op computes its result at once and appends a node to a tape (the
+ * Wengert list). One call to wg_backward() walks the tape backwards and adds
+ * the gradient of a scalar loss into every parameter that needs one.
+ *
+ * A complete program (make check compiles and runs exactly this text):
+ * @code
+ * #include <stdio.h>
+ * #include <wengert.h>
+ *
+ * int main(void)
+ * {
+ *     wg_params *P = wg_params_new();
+ *     wg_tensor *W = wg_param(P, "fc.weight", WG_SHAPE(2, 3));
+ *     wg_tensor *b = wg_param(P, "fc.bias", WG_SHAPE(2));
+ *     wg_rng rng = wg_rng_seed(42);
+ *     wg_params_uniform(P, &rng, -0.5, 0.5);
+ *
+ *     const wg_real x_data[4 * 3] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+ *     const int32_t labels[4] = {0, 1, 1, 0};
+ *     wg_tape *tape = wg_tape_new();
+ *     wg_tensor *x = wg_input(tape, x_data, WG_SHAPE(4, 3));
+ *     wg_tensor *logits = wg_add(tape, wg_matmul_nt(tape, x, W), b);   // x W^T + b
+ *     wg_tensor *loss = wg_softmax_cross_entropy(tape, logits, labels);
+ *     if (wg_backward(tape, loss) != WG_OK) {
+ *         fprintf(stderr, "%s\n", wg_tape_error(tape));
+ *         return 1;
+ *     }
+ *     printf("loss %.4f, d loss / d fc.bias[0] = %.4f\n",
+ *            (double)wg_item(loss), (double)wg_grad(b)[0]);
+ *     wg_tape_free(tape);
+ *     wg_params_free(P);
+ *     return 0;
+ * }
+ * @endcode
+ *
+ * @par Precision
+ * wg_real is float in libwengert (pkg-config module `wengert`) and double in
+ * libwengert-double (`wengert-double`, which defines WG_DOUBLE). The same
+ * source compiles against either. Linking a program compiled for one
+ * precision against the other library fails at link time instead of
+ * computing garbage, because the double library's symbols carry a suffix.
+ *
+ * @par Errors
+ * Calls that can fail return a ::wg_status. Ops never return NULL for a
+ * non-NULL tape: once a tape has failed, every further op on it returns a
+ * poisoned tensor and does nothing, so checking the tape once after the
+ * forward pass (or the result of wg_backward()) is enough. The message,
+ * from wg_tape_error(), names the op and the shapes, e.g.
+ * `matmul: [64 x 784] @ [785 x 128]: inner dimensions differ`.
+ * Constructors that return NULL leave their reason in wg_last_error().
+ * The library never prints, aborts or exits on bad input.
+ *
+ * @par Memory
+ * Every `_new` has a `_free`. A tape owns the activations and their
+ * gradients in an arena that wg_tape_reset() keeps: once a step at a given
+ * batch shape has run, the same step again makes no heap allocation.
+ * Parameters live outside tapes, in a ::wg_params store whose values and
+ * gradients each sit in one contiguous block.
+ *
+ * @par Threads
+ * Process-wide settings: the allocator (wg_set_allocator()), the thread
+ * count (wg_set_num_threads()) and the log callback (wg_set_log()); set them
+ * before creating objects, from one thread. Everything else lives in
+ * objects: separate tapes and parameter stores may be used from separate
+ * threads at once; one object must not be used from two threads at once.
+ * Results are bitwise identical whatever the thread count: work is split
+ * into pieces that do not depend on it, BLAS runs single-threaded on each
+ * piece, and partial sums are reduced in a fixed order.
+ */
+#ifndef WENGERT_H
+#define WENGERT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @cond INTERNAL */
+#if defined(__GNUC__)
+#define WG_API __attribute__((visibility("default")))
+#else
+#define WG_API
+#endif
+/* The double library gives every public function a distinct symbol, so a
+ * program compiled for one precision cannot link against the other. */
+#ifdef WG_DOUBLE
+#define WG_SYM(name) name##_double
+#else
+#define WG_SYM(name) name
+#endif
+/** @endcond */
+
+/** The real type of tensors: float, or double when WG_DOUBLE is defined. */
+#ifdef WG_DOUBLE
+typedef double wg_real;
+#else
+typedef float wg_real;
+#endif
+
+/** Most dimensions a tensor may have. */
+#define WG_MAX_DIMS 6
+
+/** A shape: its rank and up to ::WG_MAX_DIMS extents. */
+typedef struct wg_shape {
+    int ndim;                   /**< number of dimensions, 0 for a scalar */
+    int64_t dim[WG_MAX_DIMS];   /**< extents, outermost first (row-major) */
+} wg_shape;
+
+/** Builds a ::wg_shape from its extents: `WG_SHAPE(64, 1, 28, 28)`. */
+#define WG_SHAPE(...)                                                          \
+    ((wg_shape){ (int)(sizeof((int64_t[]){ __VA_ARGS__ }) / sizeof(int64_t)),  \
+                 { __VA_ARGS__ } })
+/** The shape of a scalar (rank 0, one element). */
+#define WG_SCALAR ((wg_shape){ 0, { 0 } })
+
+/** Status codes. Zero is success; every other value is an error. */
+typedef enum wg_status {
+    WG_OK = 0,       /**< success */
+    WG_EINVAL = 1,   /**< invalid argument: NULL, bad hyperparameter, ... */
+    WG_ESHAPE = 2,   /**< shapes do not fit the op */
+    WG_ENOMEM = 3,   /**< out of memory */
+    WG_ERANGE = 4,   /**< a value out of range, e.g. a class label */
+    WG_ENONFINITE = 5, /**< a NaN or infinity where a finite number is required */
+    WG_EIO = 6,      /**< a file could not be read or written */
+    WG_EFORMAT = 7,  /**< a file or buffer is not in the expected format */
+    WG_ESTATE = 8,   /**< the call does not fit the object's state */
+    WG_EGRAD = 9,    /**< a gradient check found a mismatch */
+} wg_status;
+
+/** A short constant description of a status code. */
+WG_API const char *WG_SYM(wg_strerror)(wg_status s);
+#define wg_strerror WG_SYM(wg_strerror)
+
+/** The message of the last failure of a call that has no object to hold it
+ *  (constructors returning NULL), for the calling thread. */
+WG_API const char *WG_SYM(wg_last_error)(void);
+#define wg_last_error WG_SYM(wg_last_error)
+
+/** The library version, "MAJOR.MINOR.PATCH". */
+WG_API const char *WG_SYM(wg_version)(void);
+#define wg_version WG_SYM(wg_version)
+
+/** A one-line description of the build: precision, BLAS library and the
+ *  build of it actually loaded (OpenBLAS: threading model, core type),
+ *  OpenMP, thread count. */
+WG_API const char *WG_SYM(wg_build_info)(void);
+#define wg_build_info WG_SYM(wg_build_info)
+
+/* ------------------------------------------------------------------------ */
+/** @name Process-wide settings */
+/**@{*/
+
+/** Sets the number of threads for wengert's own parallel loops (default:
+ *  OMP_NUM_THREADS, else the number of processors). BLAS is always called
+ *  single-threaded, on pieces fixed independently of this number, so the
+ *  results do not depend on it. Returns WG_EINVAL for n < 1. */
+WG_API wg_status WG_SYM(wg_set_num_threads)(int n);
+#define wg_set_num_threads WG_SYM(wg_set_num_threads)
+/** The thread count in force. */
+WG_API int WG_SYM(wg_get_num_threads)(void);
+#define wg_get_num_threads WG_SYM(wg_get_num_threads)
+
+/** Allocator functions; `ctx` is passed back unchanged. */
+typedef struct wg_allocator {
+    void *(*malloc)(size_t size, void *ctx);    /**< like malloc */
+    void *(*realloc)(void *p, size_t size, void *ctx); /**< like realloc */
+    void (*free)(void *p, void *ctx);            /**< like free */
+    void *ctx;                                   /**< user data */
+} wg_allocator;
+
+/** Routes every heap allocation the library makes through `a` (NULL
+ *  restores the C library's). Set it before creating any object, and free
+ *  every object before changing it again. A failing allocation makes the
+ *  call that needed it return WG_ENOMEM. */
+WG_API void WG_SYM(wg_set_allocator)(const wg_allocator *a);
+#define wg_set_allocator WG_SYM(wg_set_allocator)
+
+/** Log levels. */
+typedef enum wg_log_level { WG_LOG_ERROR, WG_LOG_WARN, WG_LOG_INFO } wg_log_level;
+/** Receives the library's messages. Without one the library prints nothing. */
+typedef void (*wg_log_fn)(wg_log_level level, const char *msg, void *ctx);
+/** Installs a log callback (NULL removes it). Every error that is stored on
+ *  a tape or in wg_last_error() is also sent here at WG_LOG_ERROR. */
+WG_API void WG_SYM(wg_set_log)(wg_log_fn fn, void *ctx);
+#define wg_set_log WG_SYM(wg_set_log)
+
+/**@}*/
+/* ------------------------------------------------------------------------ */
+/** @name Random numbers
+ *  A small seeded generator (xoshiro256**), passed explicitly wherever
+ *  randomness is used, so the same seed gives the same numbers. */
+/**@{*/
+
+/** Generator state; copy it to fork a stream, store it to resume one. */
+typedef struct wg_rng { uint64_t s[4]; } wg_rng;
+/** A generator seeded from a 64-bit seed (expanded with splitmix64). */
+WG_API wg_rng WG_SYM(wg_rng_seed)(uint64_t seed);
+#define wg_rng_seed WG_SYM(wg_rng_seed)
+/** The next 64 random bits. */
+WG_API uint64_t WG_SYM(wg_rng_next)(wg_rng *r);
+#define wg_rng_next WG_SYM(wg_rng_next)
+/** A double uniform in [0, 1). */
+WG_API double WG_SYM(wg_rng_uniform)(wg_rng *r);
+#define wg_rng_uniform WG_SYM(wg_rng_uniform)
+/** A standard normal double. */
+WG_API double WG_SYM(wg_rng_normal)(wg_rng *r);
+#define wg_rng_normal WG_SYM(wg_rng_normal)
+/** An integer uniform in [0, n), without modulo bias; 0 if n is 0. */
+WG_API uint64_t WG_SYM(wg_rng_below)(wg_rng *r, uint64_t n);
+#define wg_rng_below WG_SYM(wg_rng_below)
+
+/**@}*/
+/* ------------------------------------------------------------------------ */
+/** @name Tensors
+ *  A tensor is row-major with up to ::WG_MAX_DIMS dimensions. Tensors made
+ *  by ops belong to their tape and live until its reset or free; parameters
+ *  belong to their ::wg_params store. */
+/**@{*/
+
+/** A tensor (opaque). */
+typedef struct wg_tensor wg_tensor;
+
+/** Its shape. */
+WG_API wg_shape WG_SYM(wg_shape_of)(const wg_tensor *t);
+#define wg_shape_of WG_SYM(wg_shape_of)
+/** Its number of dimensions. */
+WG_API int WG_SYM(wg_ndim)(const wg_tensor *t);
+#define wg_ndim WG_SYM(wg_ndim)
+/** Extent of dimension `i`; negative `i` counts from the end. 0 if out of range. */
+WG_API int64_t WG_SYM(wg_dim)(const wg_tensor *t, int i);
+#define wg_dim WG_SYM(wg_dim)
+/** Its number of elements. */
+WG_API int64_t WG_SYM(wg_numel)(const wg_tensor *t);
+#define wg_numel WG_SYM(wg_numel)
+/** Its values, row-major. Writable for parameters and inputs. */
+WG_API wg_real *WG_SYM(wg_data)(const wg_tensor *t);
+#define wg_data WG_SYM(wg_data)
+/** Its gradient (same layout as the values), or NULL while it has none:
+ *  tensors that need no gradient never get one, and an activation's
+ *  gradient exists only after wg_backward(). */
+WG_API wg_real *WG_SYM(wg_grad)(const wg_tensor *t);
+#define wg_grad WG_SYM(wg_grad)
+/** The value of a one-element tensor (NaN if it has more). */
+WG_API wg_real WG_SYM(wg_item)(const wg_tensor *t);
+#define wg_item WG_SYM(wg_item)
+/** Its name, or NULL: a parameter's full name, or the name given to an
+ *  activation with wg_set_name(). */
+WG_API const char *WG_SYM(wg_name)(const wg_tensor *t);
+#define wg_name WG_SYM(wg_name)
+/** Whether a gradient flows into this tensor. */
+WG_API bool WG_SYM(wg_requires_grad)(const wg_tensor *t);
+#define wg_requires_grad WG_SYM(wg_requires_grad)
+/** Writes "[64 x 1 x 28 x 28]" into buf (always terminated). */
+WG_API const char *WG_SYM(wg_shape_str)(wg_shape s, char *buf, size_t size);
+#define wg_shape_str WG_SYM(wg_shape_str)
+
+/**@}*/
+/* ------------------------------------------------------------------------ */
+/** @name Parameters
+ *  A store of named parameters. Values and gradients each sit in one
+ *  contiguous block, in the order the parameters were added (the order of
+ *  a PyTorch state_dict when the names follow it). Adding a parameter may
+ *  move the blocks: take data pointers after the last wg_param(). */
+/**@{*/
+
+/** A parameter store (opaque). */
+typedef struct wg_params wg_params;
+
+/** An empty store; NULL (see wg_last_error()) on failure. */
+WG_API wg_params *WG_SYM(wg_params_new)(void);
+#define wg_params_new WG_SYM(wg_params_new)
+/** Frees the store and its parameters. NULL is fine. */
+WG_API void WG_SYM(wg_params_free)(wg_params *p);
+#define wg_params_free WG_SYM(wg_params_free)
+/** Adds a zero-filled parameter named `name` (copied; e.g. "conv1.weight").
+ *  NULL on a duplicate or empty name, a bad shape or no memory (see
+ *  wg_last_error()); the store is unchanged then. */
+WG_API wg_tensor *WG_SYM(wg_param)(wg_params *p, const char *name, wg_shape shape);
+#define wg_param WG_SYM(wg_param)
+/** Number of parameters. */
+WG_API int WG_SYM(wg_params_count)(const wg_params *p);
+#define wg_params_count WG_SYM(wg_params_count)
+/** The i-th parameter in insertion order, or NULL. */
+WG_API wg_tensor *WG_SYM(wg_params_at)(const wg_params *p, int i);
+#define wg_params_at WG_SYM(wg_params_at)
+/** The parameter with this exact name, or NULL. */
+WG_API wg_tensor *WG_SYM(wg_params_find)(const wg_params *p, const char *name);
+#define wg_params_find WG_SYM(wg_params_find)
+/** Total number of scalar values over all parameters. */
+WG_API int64_t WG_SYM(wg_params_numel)(const wg_params *p);
+#define wg_params_numel WG_SYM(wg_params_numel)
+/** The contiguous block of all values (wg_params_numel() of them). */
+WG_API wg_real *WG_SYM(wg_params_values)(const wg_params *p);
+#define wg_params_values WG_SYM(wg_params_values)
+/** The contiguous block of all gradients, in the same order. */
+WG_API wg_real *WG_SYM(wg_params_grads)(const wg_params *p);
+#define wg_params_grads WG_SYM(wg_params_grads)
+/** Sets every gradient to zero (gradients accumulate across backward calls). */
+WG_API void WG_SYM(wg_params_zero_grad)(wg_params *p);
+#define wg_params_zero_grad WG_SYM(wg_params_zero_grad)
+/** Fills every value uniformly in [lo, hi) from `rng`. */
+WG_API void WG_SYM(wg_params_uniform)(wg_params *p, wg_rng *rng, double lo, double hi);
+#define wg_params_uniform WG_SYM(wg_params_uniform)
+/** Freezes (true) or unfreezes the parameters whose name starts with
+ *  `prefix` ("" matches all): a frozen parameter gets no gradient and the
+ *  optimizers skip it. Returns how many matched. */
+WG_API int WG_SYM(wg_params_freeze)(wg_params *p, const char *prefix, bool frozen);
+#define wg_params_freeze WG_SYM(wg_params_freeze)
+
+/** A standalone tensor owned by the caller, e.g. an input whose gradient
+ *  is wanted, or a buffer for gradient checks; zero-filled. NULL (see
+ *  wg_last_error()) on a bad shape or no memory. */
+WG_API wg_tensor *WG_SYM(wg_tensor_new)(wg_shape shape, bool requires_grad);
+#define wg_tensor_new WG_SYM(wg_tensor_new)
+/** Frees a tensor from wg_tensor_new(). NULL is fine; tensors of tapes and
+ *  stores are not to be freed this way (it does nothing for them). */
+WG_API void WG_SYM(wg_tensor_free)(wg_tensor *t);
+#define wg_tensor_free WG_SYM(wg_tensor_free)
+/** Sets every gradient value of a standalone tensor or parameter to zero. */
+WG_API void WG_SYM(wg_zero_grad)(wg_tensor *t);
+#define wg_zero_grad WG_SYM(wg_zero_grad)
+
+/**@}*/
+/* ------------------------------------------------------------------------ */
+/** @name The tape */
+/**@{*/
+
+/** A tape (opaque): the record of ops and the memory of their results. */
+typedef struct wg_tape wg_tape;
+
+/** A new, empty tape; NULL (see wg_last_error()) without memory. */
+WG_API wg_tape *WG_SYM(wg_tape_new)(void);
+#define wg_tape_new WG_SYM(wg_tape_new)
+/** Frees the tape and every tensor it made. NULL is fine. */
+WG_API void WG_SYM(wg_tape_free)(wg_tape *t);
+#define wg_tape_free WG_SYM(wg_tape_free)
+/** Forgets every node and tensor and clears the error, keeping the memory
+ *  (grown, if the last step needed more, to hold it in one piece). */
+WG_API void WG_SYM(wg_tape_reset)(wg_tape *t);
+#define wg_tape_reset WG_SYM(wg_tape_reset)
+/** WG_OK, or the first error an op or backward met on this tape. */
+WG_API wg_status WG_SYM(wg_tape_status)(const wg_tape *t);
+#define wg_tape_status WG_SYM(wg_tape_status)
+/** The message of that error ("" when none). */
+WG_API const char *WG_SYM(wg_tape_error)(const wg_tape *t);
+#define wg_tape_error WG_SYM(wg_tape_error)
+/** Turns recording for backward on (the default) or off. Off is inference
+ *  mode: ops compute their outputs but save nothing for backward and mark
+ *  no output as needing a gradient. Returns the previous setting. */
+WG_API bool WG_SYM(wg_tape_set_grad)(wg_tape *t, bool enabled);
+#define wg_tape_set_grad WG_SYM(wg_tape_set_grad)
+/** Number of nodes recorded since the last reset. */
+WG_API int WG_SYM(wg_tape_size)(const wg_tape *t);
+#define wg_tape_size WG_SYM(wg_tape_size)
+/** Bytes the tape holds now and the most it has held. */
+WG_API void WG_SYM(wg_tape_memory)(const wg_tape *t, size_t *held, size_t *peak);
+#define wg_tape_memory WG_SYM(wg_tape_memory)
+
+/** A tensor on the tape holding a copy of `data` (numel of `shape` values),
+ *  needing no gradient. */
+WG_API wg_tensor *WG_SYM(wg_input)(wg_tape *t, const wg_real *data, wg_shape shape);
+#define wg_input WG_SYM(wg_input)
+/** Names the tensor and the node that made it (e.g. the layer "conv1");
+ *  the name is copied. Returns `x`, so calls nest. */
+WG_API wg_tensor *WG_SYM(wg_set_name)(wg_tensor *x, const char *name);
+#define wg_set_name WG_SYM(wg_set_name)
+
+/** Walks the tape backwards from the one-element tensor `loss`, whose
+ *  gradient is seeded with 1, and adds d loss / d x into the gradient of
+ *  every parameter and tensor x that requires one. Gradients accumulate:
+ *  zero them between steps (optimizers do). Returns the tape's error if
+ *  the forward pass failed, WG_ENONFINITE naming the op if the loss is NaN
+ *  or infinite, WG_ESHAPE if `loss` has more than one element. */
+WG_API wg_status WG_SYM(wg_backward)(wg_tape *t, wg_tensor *loss);
+#define wg_backward WG_SYM(wg_backward)
+/** Like wg_backward() for a tensor `y` of any shape, seeding its gradient
+ *  with `dy` (numel(y) values): a vector-Jacobian product. */
+WG_API wg_status WG_SYM(wg_backward_from)(wg_tape *t, wg_tensor *y, const wg_real *dy);
+#define wg_backward_from WG_SYM(wg_backward_from)
+
+/**@}*/
+/* ------------------------------------------------------------------------ */
+/** @name Ops
+ *  Each computes its result now and records a node for backward. Shapes
+ *  follow PyTorch: NCHW activations, OIHW convolution weights. */
+/**@{*/
+
+/** a @ b: [M x K] @ [K x N] -> [M x N]. */
+WG_API wg_tensor *WG_SYM(wg_matmul)(wg_tape *t, wg_tensor *a, wg_tensor *b);
+#define wg_matmul WG_SYM(wg_matmul)
+/** a @ bᵀ: [M x K] @ [N x K]ᵀ -> [M x N]; a linear layer is
+ *  wg_add(t, wg_matmul_nt(t, x, W), b) with W [out x in]. */
+WG_API wg_tensor *WG_SYM(wg_matmul_nt)(wg_tape *t, wg_tensor *a, wg_tensor *b);
+#define wg_matmul_nt WG_SYM(wg_matmul_nt)
+/** aᵀ @ b: [K x M]ᵀ @ [K x N] -> [M x N]. */
+WG_API wg_tensor *WG_SYM(wg_matmul_tn)(wg_tape *t, wg_tensor *a, wg_tensor *b);
+#define wg_matmul_tn WG_SYM(wg_matmul_tn)
+
+/** a + b, element-wise, with broadcasting: shapes are aligned from the
+ *  right and each pair of extents must be equal or one of them 1, as in
+ *  PyTorch. A bias over rows is [C] with [N x C]; over the channels of an
+ *  NCHW tensor it is [C x 1 x 1]. */
+WG_API wg_tensor *WG_SYM(wg_add)(wg_tape *t, wg_tensor *a, wg_tensor *b);
+#define wg_add WG_SYM(wg_add)
+/** a - b, element-wise, broadcasting as wg_add(). */
+WG_API wg_tensor *WG_SYM(wg_sub)(wg_tape *t, wg_tensor *a, wg_tensor *b);
+#define wg_sub WG_SYM(wg_sub)
+/** a * b, element-wise, broadcasting as wg_add(). */
+WG_API wg_tensor *WG_SYM(wg_mul)(wg_tape *t, wg_tensor *a, wg_tensor *b);
+#define wg_mul WG_SYM(wg_mul)
+
+/** The sum of all elements, as a scalar. */
+WG_API wg_tensor *WG_SYM(wg_sum)(wg_tape *t, wg_tensor *x);
+#define wg_sum WG_SYM(wg_sum)
+/** The mean of all elements, as a scalar. */
+WG_API wg_tensor *WG_SYM(wg_mean)(wg_tape *t, wg_tensor *x);
+#define wg_mean WG_SYM(wg_mean)
+
+/** 1 / (1 + e^-x), element-wise. */
+WG_API wg_tensor *WG_SYM(wg_sigmoid)(wg_tape *t, wg_tensor *x);
+#define wg_sigmoid WG_SYM(wg_sigmoid)
+/** tanh(x), element-wise. */
+WG_API wg_tensor *WG_SYM(wg_tanh)(wg_tape *t, wg_tensor *x);
+#define wg_tanh WG_SYM(wg_tanh)
+/** max(x, 0), element-wise; its gradient at 0 is 0. */
+WG_API wg_tensor *WG_SYM(wg_relu)(wg_tape *t, wg_tensor *x);
+#define wg_relu WG_SYM(wg_relu)
+
+/** Convolution settings: stride per dimension and zero padding per side. */
+typedef struct wg_conv2d_opts {
+    int stride_h, stride_w;                 /**< >= 1 */
+    int pad_top, pad_bottom, pad_left, pad_right; /**< >= 0 */
+} wg_conv2d_opts;
+/** 2-D cross-correlation, as PyTorch's conv2d: x [N x C x H x W], weight
+ *  [O x C x KH x KW], bias [O] or NULL -> [N x O x OH x OW] with
+ *  OH = (H + pad_top + pad_bottom - KH) / stride_h + 1 (floor), likewise OW. */
+WG_API wg_tensor *WG_SYM(wg_conv2d_ex)(wg_tape *t, wg_tensor *x, wg_tensor *weight,
+                                       wg_tensor *bias, wg_conv2d_opts opts);
+#define wg_conv2d_ex WG_SYM(wg_conv2d_ex)
+/** wg_conv2d_ex() with the same stride and the same padding everywhere. */
+WG_API wg_tensor *WG_SYM(wg_conv2d)(wg_tape *t, wg_tensor *x, wg_tensor *weight,
+                                    wg_tensor *bias, int stride, int padding);
+#define wg_conv2d WG_SYM(wg_conv2d)
+
+/** 2-D max pooling without padding, as PyTorch's max_pool2d: x [N x C x H x W]
+ *  -> [N x C x OH x OW], OH = (H - kh) / stride_h + 1 (floor). Ties go to
+ *  the first maximum in row-major window order; a NaN propagates. */
+WG_API wg_tensor *WG_SYM(wg_maxpool2d_ex)(wg_tape *t, wg_tensor *x, int kh, int kw,
+                                          int stride_h, int stride_w);
+#define wg_maxpool2d_ex WG_SYM(wg_maxpool2d_ex)
+/** wg_maxpool2d_ex() with a square kernel and stride. */
+WG_API wg_tensor *WG_SYM(wg_maxpool2d)(wg_tape *t, wg_tensor *x, int kernel, int stride);
+#define wg_maxpool2d WG_SYM(wg_maxpool2d)
+
+/** Softmax over each row of `logits` [N x C] followed by the cross-entropy
+ *  with class `labels` (N values in [0, C)), averaged over the batch: a
+ *  scalar. Fused and numerically stable; its gradient is (p - onehot) / N.
+ *  Labels out of range fail with WG_ERANGE naming the row and the label. */
+WG_API wg_tensor *WG_SYM(wg_softmax_cross_entropy)(wg_tape *t, wg_tensor *logits,
+                                                   const int32_t *labels);
+#define wg_softmax_cross_entropy WG_SYM(wg_softmax_cross_entropy)
+/** The softmax probabilities [N x C] computed by the
+ *  wg_softmax_cross_entropy() that produced `loss`, or NULL. */
+WG_API wg_tensor *WG_SYM(wg_softmax_cross_entropy_probs)(const wg_tensor *loss);
+#define wg_softmax_cross_entropy_probs WG_SYM(wg_softmax_cross_entropy_probs)
+
+/** Mean squared error over all elements: mean((pred - target)^2), a scalar.
+ *  Both must have the same shape; both may need gradients. */
+WG_API wg_tensor *WG_SYM(wg_mse)(wg_tape *t, wg_tensor *pred, wg_tensor *target);
+#define wg_mse WG_SYM(wg_mse)
+
+/** The same values under another shape with the same number of elements;
+ *  one extent may be -1, to be inferred. */
+WG_API wg_tensor *WG_SYM(wg_reshape)(wg_tape *t, wg_tensor *x, wg_shape shape);
+#define wg_reshape WG_SYM(wg_reshape)
+/** [N x ...] -> [N x rest]: keeps the first dimension, joins the others. */
+WG_API wg_tensor *WG_SYM(wg_flatten)(wg_tape *t, wg_tensor *x);
+#define wg_flatten WG_SYM(wg_flatten)
+
+/** Number of built-in op kinds (each with a forward and a backward). */
+WG_API int WG_SYM(wg_op_count)(void);
+#define wg_op_count WG_SYM(wg_op_count)
+/** The name of op kind `i` in [0, wg_op_count()), as used in messages. */
+WG_API const char *WG_SYM(wg_op_name)(int i);
+#define wg_op_name WG_SYM(wg_op_name)
+
+/**@}*/
+/* ------------------------------------------------------------------------ */
+/** @name Ops of your own
+ *  A custom op is recorded and differentiated like a built-in one. */
+/**@{*/
+
+/** A user-defined op. Both callbacks receive the inputs, the output and
+ *  the `ctx` given to wg_custom(). */
+typedef struct wg_custom_op {
+    /** Name used in error messages and tape listings. */
+    const char *name;
+    /** Fills wg_data(out) from the inputs' values. Returns WG_OK or an error
+     *  that fails the tape. */
+    wg_status (*forward)(wg_tensor *const *in, int n_in, wg_tensor *out, void *ctx);
+    /** Adds d loss / d in[i] into wg_grad(in[i]) for each input whose
+     *  wg_grad() is not NULL, from wg_grad(out) and the saved values.
+     *  May be NULL if the op is never differentiated. */
+    wg_status (*backward)(wg_tensor *const *in, int n_in, wg_tensor *out, void *ctx);
+} wg_custom_op;
+
+/** Records a custom op with inputs `in[0..n_in)` (at most 8) and an output
+ *  of shape `out_shape`. `op` and `ctx` must outlive the tape's next reset. */
+WG_API wg_tensor *WG_SYM(wg_custom)(wg_tape *t, const wg_custom_op *op, wg_tensor *const *in,
+                                    int n_in, wg_shape out_shape, void *ctx);
+#define wg_custom WG_SYM(wg_custom)
+
+/**@}*/
+/* ------------------------------------------------------------------------ */
+/** @name Gradient check */
+/**@{*/
+
+/** Builds a result from `inputs` on `tape`; called many times by
+ *  wg_gradcheck() with perturbed input values. Returns any tensor. */
+typedef wg_tensor *(*wg_check_fn)(wg_tape *tape, wg_tensor *const *inputs, int n, void *ctx);
+
+/** Settings of wg_gradcheck(); zero fields take the defaults. */
+typedef struct wg_gradcheck_opts {
+    double eps;    /**< central-difference step (default 1e-6 double, 1e-2 float) */
+    double rtol;   /**< relative tolerance (default 1e-6 double, 2e-2 float) */
+    double atol;   /**< absolute tolerance (default 1e-8 double, 1e-3 float) */
+    uint64_t seed; /**< seed of the random projection (default 1) */
+    int max_checks;/**< elements checked per input at most, spread evenly (0: all) */
+} wg_gradcheck_opts;
+
+/** Where a gradient check found its worst element. */
+typedef struct wg_gradcheck_report {
+    int checked;        /**< elements compared */
+    int worst_input;    /**< index into `inputs` of the worst element */
+    int64_t worst_index;/**< its flat index */
+    double analytic;    /**< the tape's gradient there */
+    double numeric;     /**< the central difference there */
+    double worst_ratio; /**< |analytic - numeric| / (atol + rtol * max(|a|,|n|)); > 1 fails */
+    char message[256];  /**< a sentence describing the worst element */
+} wg_gradcheck_report;
+
+/** Compares the tape's gradients with central differences of
+ *  s = sum(fn(inputs) * R), R a fixed random projection drawn from
+ *  opts->seed, for every element of every input that requires a gradient
+ *  (standalone tensors or parameters, whose values are perturbed and
+ *  restored). Returns WG_OK if every element is within tolerance,
+ *  WG_EGRAD if not (report says where), or the error fn's tape met.
+ *  `opts` and `report` may be NULL. */
+WG_API wg_status WG_SYM(wg_gradcheck)(wg_check_fn fn, void *ctx, wg_tensor *const *inputs, int n,
+                                      const wg_gradcheck_opts *opts, wg_gradcheck_report *report);
+#define wg_gradcheck WG_SYM(wg_gradcheck)
+
+/**@}*/
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WENGERT_H */

@@ -1,0 +1,94 @@
+/* 2-D max pooling without padding. The forward keeps, when recording, the
+ * position of each window's maximum, so backward is a scatter of dy into
+ * those positions. As in PyTorch, the first maximum of a window in
+ * row-major order wins a tie, and a NaN wins over any number. */
+#include "ops.h"
+
+enum { HP_KH, HP_KW, HP_SH, HP_SW };
+
+static wg_status maxpool2d_backward(wg_tape *t, wg_node *nd)
+{
+    wg_real *dx = wg_in_grad(t, nd, 0);
+    if (!dx)
+        return t->status;
+    const int32_t *arg = nd->saved;
+    const wg_tensor *x = nd->in[0], *y = nd->out;
+    const int64_t planes = x->shape.dim[0] * x->shape.dim[1];
+    const int64_t hw = x->shape.dim[2] * x->shape.dim[3], ohw = y->shape.dim[2] * y->shape.dim[3];
+    const wg_real *dy = y->grad;
+    /* windows overlap when the stride is below the kernel, so a plane is
+     * one thread's: its additions then happen in a fixed order */
+#pragma omp parallel for num_threads(wg_threads_for(planes * ohw)) schedule(static)
+    for (int64_t p = 0; p < planes; p++)
+        for (int64_t k = 0; k < ohw; k++)
+            dx[p * hw + arg[p * ohw + k]] += dy[p * ohw + k];
+    return WG_OK;
+}
+
+const wg_op_desc wg_op_maxpool2d = { "maxpool2d", 1, maxpool2d_backward };
+
+wg_tensor *wg_maxpool2d_ex(wg_tape *t, wg_tensor *x, int kh, int kw, int sh, int sw)
+{
+    static const char *op = "maxpool2d";
+    if (!wg_op_begin(t, op, &x, 1))
+        return wg_poison(t);
+    wg_shape_buf sx;
+    if (x->shape.ndim != 4)
+        return wg_fail(t, WG_ESHAPE, op, "input %s: expected [N x C x H x W]", wg_shp(x, &sx));
+    if (kh < 1 || kw < 1 || sh < 1 || sw < 1)
+        return wg_fail(t, WG_EINVAL, op, "kernel %dx%d, stride %dx%d: all must be >= 1", kh, kw,
+                       sh, sw);
+    const int64_t h = x->shape.dim[2], w = x->shape.dim[3];
+    if (kh > h || kw > w)
+        return wg_fail(t, WG_ESHAPE, op, "input %s: kernel %dx%d is larger than the input %lldx%lld",
+                       wg_shp(x, &sx), kh, kw, (long long)h, (long long)w);
+    if (!WG_FITS_INT(h * w))
+        return wg_fail(t, WG_ESHAPE, op, "input %s: planes too large", wg_shp(x, &sx));
+    const int64_t oh = (h - kh) / sh + 1, ow = (w - kw) / sw + 1;
+    wg_tensor *y = wg_op_output(t, op, WG_SHAPE(x->shape.dim[0], x->shape.dim[1], oh, ow));
+    if (!y)
+        return wg_poison(t);
+    const bool rec = wg_op_recording(t, &x, 1);
+    int32_t *arg = rec ? wg_tape_alloc(t, op, (size_t)y->numel * sizeof *arg) : NULL;
+    if (rec && !arg)
+        return wg_poison(t);
+    const int64_t planes = x->shape.dim[0] * x->shape.dim[1];
+#pragma omp parallel for num_threads(wg_threads_for(planes * oh * ow * kh * kw)) schedule(static)
+    for (int64_t p = 0; p < planes; p++) {
+        const wg_real *xp = x->data + p * h * w;
+        wg_real *yp = y->data + p * oh * ow;
+        for (int64_t i = 0; i < oh; i++)
+            for (int64_t j = 0; j < ow; j++) {
+                int64_t best = i * sh * w + j * sw;
+                wg_real m = xp[best];
+                for (int a = 0; a < kh; a++)
+                    for (int b = 0; b < kw; b++) {
+                        int64_t k = (i * sh + a) * w + j * sw + b;
+                        wg_real v = xp[k];
+                        if (v > m || (v != v && m == m)) {
+                            m = v;
+                            best = k;
+                        }
+                    }
+                yp[i * ow + j] = m;
+                if (arg)
+                    arg[p * oh * ow + i * ow + j] = (int32_t)best;
+            }
+    }
+    if (rec) {
+        wg_node *nd = wg_op_record(t, &wg_op_maxpool2d, y, &x, 1);
+        if (!nd)
+            return wg_poison(t);
+        nd->saved = arg;
+        nd->hp[HP_KH] = kh;
+        nd->hp[HP_KW] = kw;
+        nd->hp[HP_SH] = sh;
+        nd->hp[HP_SW] = sw;
+    }
+    return y;
+}
+
+wg_tensor *wg_maxpool2d(wg_tape *t, wg_tensor *x, int kernel, int stride)
+{
+    return wg_maxpool2d_ex(t, x, kernel, kernel, stride, stride);
+}

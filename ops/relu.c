@@ -1,0 +1,31 @@
+/* y = max(x, 0); dy/dx = 1 where x > 0, else 0 (0 at 0, as PyTorch). The
+ * output tells the same as the input: y > 0 exactly where x > 0. */
+#include "ops.h"
+
+static void relu_fwd(int64_t n, const wg_real *x, wg_real *y)
+{
+    /* x != x keeps a NaN, as PyTorch does */
+#pragma omp parallel for num_threads(wg_threads_for(n)) schedule(static)
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] > 0 || x[i] != x[i] ? x[i] : 0;
+}
+
+static wg_status relu_backward(wg_tape *t, wg_node *n)
+{
+    wg_real *gx = wg_in_grad(t, n, 0);
+    if (!gx)
+        return t->status;
+    const wg_real *y = n->out->data, *dy = n->out->grad;
+    const int64_t len = n->out->numel;
+#pragma omp parallel for num_threads(wg_threads_for(len)) schedule(static)
+    for (int64_t i = 0; i < len; i++)
+        gx[i] += y[i] > 0 ? dy[i] : 0;
+    return WG_OK;
+}
+
+const wg_op_desc wg_op_relu = { "relu", 1, relu_backward };
+
+wg_tensor *wg_relu(wg_tape *t, wg_tensor *x)
+{
+    return wg_unary_op(t, &wg_op_relu, x, relu_fwd);
+}
