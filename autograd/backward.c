@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static wg_status sweep(wg_tape *t, wg_tensor *y, const wg_real *dy, const char *who)
@@ -73,13 +74,16 @@ wg_status wg_backward(wg_tape *t, wg_tensor *loss)
         return t->status;
     }
     if (!isfinite((double)loss->data[0])) {
-        const char *op = loss->node ? loss->node->op->name : "input";
+        /* name the op even when nothing was recorded (no node) */
+        const char *op = loss->node ? loss->node->op->name : loss->op ? loss->op : "a leaf";
+        char where[96] = "";
         if (loss->node)
-            wg_fail(t, WG_ENONFINITE, "backward", "loss from %s (node %d%s%s) is %g", op,
-                    loss->node->index, loss->name ? ", " : "", loss->name ? loss->name : "",
-                    (double)loss->data[0]);
-        else
-            wg_fail(t, WG_ENONFINITE, "backward", "loss is %g", (double)loss->data[0]);
+            snprintf(where, sizeof where, " (node %d%s%s)", loss->node->index,
+                     loss->name ? ", " : "", loss->name ? loss->name : "");
+        else if (loss->name)
+            snprintf(where, sizeof where, " (%s)", loss->name);
+        wg_fail(t, WG_ENONFINITE, "backward", "loss from %s%s is %g", op, where,
+                (double)loss->data[0]);
         return t->status;
     }
     const wg_real one = 1;

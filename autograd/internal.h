@@ -66,6 +66,7 @@ struct wg_tensor {
     wg_node *node;      /* the node that made it, if recorded */
     wg_tape *tape;      /* owner tape, or NULL */
     wg_tensor *aux;     /* an op's companion result (softmax probabilities) */
+    const char *op;     /* the op that made it (a static string), or NULL */
 };
 
 /* numel of a shape, or -1 if a dimension is negative, the rank is out of
@@ -140,7 +141,7 @@ WG_INTERNAL wg_node *wg_op_record(wg_tape *t, const wg_op_desc *d, wg_tensor *ou
 WG_INTERNAL wg_real *wg_in_grad(wg_tape *t, wg_node *n, int i);
 
 /* --- threads and BLAS (threads.c, blas.c) ---------------------------------- */
-WG_INTERNAL void wg_init(void);
+WG_INTERNAL void wg_lib_init(void);
 WG_INTERNAL int wg_threads(void);
 /* Threads for a loop of `work` units: 1 when small, so tiny tensors stay
  * serial. Never affects results: every loop writes disjoint outputs. */

@@ -72,14 +72,12 @@ wg_tensor *wg_param(wg_params *p, const char *name, wg_shape shape)
     wg_real *values = wg_calloc((size_t)total, sizeof(wg_real));
     wg_real *grads = wg_calloc((size_t)total, sizeof(wg_real));
     wg_tensor **items = p->items;
+    int cap = p->cap;
     if (p->count == p->cap) {
-        int cap = p->cap ? 2 * p->cap : 16;
+        cap = p->cap ? 2 * p->cap : 16;
         items = wg_malloc((size_t)cap * sizeof *items);
-        if (items) {
-            if (p->count)
-                memcpy(items, p->items, (size_t)p->count * sizeof *items);
-            p->cap = cap;
-        }
+        if (items && p->count)
+            memcpy(items, p->items, (size_t)p->count * sizeof *items);
     }
     if (!t || !nm || !values || !grads || !items) {
         wg_free(t);
@@ -94,6 +92,7 @@ wg_tensor *wg_param(wg_params *p, const char *name, wg_shape shape)
     if (items != p->items) {
         wg_free(p->items);
         p->items = items;
+        p->cap = cap;
     }
     if (p->numel) {
         memcpy(values, p->values, (size_t)p->numel * sizeof(wg_real));

@@ -15,7 +15,7 @@ static void init_poison(wg_tape *t)
 
 wg_tape *wg_tape_new(void)
 {
-    wg_init();
+    wg_lib_init();
     wg_tape *t = wg_calloc(1, sizeof *t);
     if (!t) {
         wg_set_last_error(WG_ENOMEM, "tape_new: out of memory");
@@ -156,7 +156,7 @@ wg_tensor *wg_op_output(wg_tape *t, const char *op, wg_shape shape)
     wg_real *data = y ? wg_tape_alloc(t, op, (size_t)n * sizeof(wg_real)) : NULL;
     if (!data)
         return NULL;
-    *y = (wg_tensor){ .data = data, .shape = shape, .numel = n, .tape = t };
+    *y = (wg_tensor){ .data = data, .shape = shape, .numel = n, .tape = t, .op = op };
     return y;
 }
 

@@ -53,14 +53,14 @@ static void init_once(void)
 #endif
 }
 
-void wg_init(void)
+void wg_lib_init(void)
 {
     pthread_once(&g_once, init_once);
 }
 
 wg_status wg_set_num_threads(int n)
 {
-    wg_init();
+    wg_lib_init();
     if (n < 1)
         return wg_set_last_error(WG_EINVAL, "set_num_threads: %d is not a positive count", n);
 #ifndef _OPENMP
@@ -72,13 +72,13 @@ wg_status wg_set_num_threads(int n)
 
 int wg_get_num_threads(void)
 {
-    wg_init();
+    wg_lib_init();
     return g_threads;
 }
 
 int wg_threads(void)
 {
-    wg_init();
+    wg_lib_init();
     return g_threads;
 }
 

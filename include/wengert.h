@@ -559,6 +559,236 @@ WG_API wg_status WG_SYM(wg_gradcheck)(wg_check_fn fn, void *ctx, wg_tensor *cons
 
 /**@}*/
 
+/* ------------------------------------------------------------------------ */
+/** @name Layers
+ *  A layer creates its parameters in a store under PyTorch's names
+ *  (`<name>.weight`, `<name>.bias`) and layouts, initialised like
+ *  PyTorch's defaults, and applies them on a tape. Its output tensor is
+ *  named after the layer, so it can be found on the tape. */
+/**@{*/
+
+/** How a layer's parameters start. */
+typedef enum wg_init {
+    /** PyTorch's default: weights kaiming-uniform with a = √5, that is
+     *  U(±1/√fan_in), biases U(±1/√fan_in). */
+    WG_INIT_DEFAULT = 0,
+    /** Xavier/Glorot uniform weights, U(±√(6/(fan_in + fan_out))); zero biases. */
+    WG_INIT_XAVIER = 1,
+} wg_init;
+
+/** A fully connected layer: y = x Wᵀ + b, W [out x in], b [out]. */
+typedef struct wg_linear {
+    wg_tensor *weight;  /**< [out x in] */
+    wg_tensor *bias;    /**< [out], or NULL without bias */
+    char name[64];      /**< the layer's name, e.g. "fc1" */
+} wg_linear;
+
+/** Creates `<name>.weight` and (if `bias`) `<name>.bias` in `p`, drawn from
+ *  `rng`. Returns WG_OK, or an error (see wg_last_error()) leaving `p`
+ *  without the layer's parameters if the weight could not be added. */
+WG_API wg_status WG_SYM(wg_linear_init)(wg_linear *l, wg_params *p, const char *name, int in,
+                                        int out, bool bias, wg_init init, wg_rng *rng);
+#define wg_linear_init WG_SYM(wg_linear_init)
+/** x [N x in] -> x Wᵀ + b [N x out], named after the layer. */
+WG_API wg_tensor *WG_SYM(wg_linear_apply)(wg_tape *t, const wg_linear *l, wg_tensor *x);
+#define wg_linear_apply WG_SYM(wg_linear_apply)
+
+/** A convolution layer: weight [out x in x k x k], bias [out]. */
+typedef struct wg_conv2d_layer {
+    wg_tensor *weight;  /**< [out x in x kernel x kernel] (OIHW) */
+    wg_tensor *bias;    /**< [out], or NULL */
+    int stride, padding;
+    char name[64];
+} wg_conv2d_layer;
+
+/** Creates `<name>.weight` and (if `bias`) `<name>.bias` in `p`. */
+WG_API wg_status WG_SYM(wg_conv2d_layer_init)(wg_conv2d_layer *l, wg_params *p, const char *name,
+                                              int in, int out, int kernel, int stride,
+                                              int padding, bool bias, wg_init init, wg_rng *rng);
+#define wg_conv2d_layer_init WG_SYM(wg_conv2d_layer_init)
+/** x [N x in x H x W] -> the convolution, named after the layer. */
+WG_API wg_tensor *WG_SYM(wg_conv2d_layer_apply)(wg_tape *t, const wg_conv2d_layer *l,
+                                                wg_tensor *x);
+#define wg_conv2d_layer_apply WG_SYM(wg_conv2d_layer_apply)
+
+/** Element-wise activations a model can be built with. */
+typedef enum wg_activation {
+    WG_ACT_SIGMOID, WG_ACT_TANH, WG_ACT_RELU, WG_ACT_NONE
+} wg_activation;
+/** Applies `a` to x and names the result `<layer>.<activation>` (e.g.
+ *  "fc1.sigmoid"); WG_ACT_NONE returns x. */
+WG_API wg_tensor *WG_SYM(wg_activate)(wg_tape *t, wg_activation a, wg_tensor *x, const char *layer);
+#define wg_activate WG_SYM(wg_activate)
+/** "sigmoid", "tanh", "relu" or "none". */
+WG_API const char *WG_SYM(wg_activation_name)(wg_activation a);
+#define wg_activation_name WG_SYM(wg_activation_name)
+/** Parses an activation name; WG_EINVAL if unknown. */
+WG_API wg_status WG_SYM(wg_activation_parse)(const char *name, wg_activation *a);
+#define wg_activation_parse WG_SYM(wg_activation_parse)
+
+/**@}*/
+/* ------------------------------------------------------------------------ */
+/** @name Models
+ *  A model is an ordered store of named parameters, a forward function
+ *  written as plain C, and the description needed to rebuild it (its kind
+ *  and hyperparameters). The built-in models are in models/ and are short
+ *  files meant to be copied as templates. */
+/**@{*/
+
+/** A model (opaque). */
+typedef struct wg_model wg_model;
+
+/** A model's forward pass: from input x to the output (logits for
+ *  classifiers, the reconstruction for autoencoders). `state` is the
+ *  pointer given to wg_model_new(). */
+typedef wg_tensor *(*wg_forward_fn)(wg_model *m, wg_tape *t, wg_tensor *x, void *state);
+
+/** A new, empty model of kind `kind` (e.g. "lenet5", or your own name)
+ *  with a generator seeded from `seed`. `state` is handed to `forward`;
+ *  if `free_state` is not NULL, wg_model_free() calls it on `state`.
+ *  NULL (see wg_last_error()) on failure. */
+WG_API wg_model *WG_SYM(wg_model_new)(const char *kind, wg_forward_fn forward, void *state,
+                                      void (*free_state)(void *), uint64_t seed);
+#define wg_model_new WG_SYM(wg_model_new)
+/** Frees the model, its parameters and its state. NULL is fine. */
+WG_API void WG_SYM(wg_model_free)(wg_model *m);
+#define wg_model_free WG_SYM(wg_model_free)
+/** Its parameter store. */
+WG_API wg_params *WG_SYM(wg_model_params)(const wg_model *m);
+#define wg_model_params WG_SYM(wg_model_params)
+/** Its generator, for initialisation and anything random in training. */
+WG_API wg_rng *WG_SYM(wg_model_rng)(wg_model *m);
+#define wg_model_rng WG_SYM(wg_model_rng)
+/** Its kind: "mlp", "lenet5", "autoencoder", "softmax", or a user's. */
+WG_API const char *WG_SYM(wg_model_kind)(const wg_model *m);
+#define wg_model_kind WG_SYM(wg_model_kind)
+/** Records a hyperparameter needed to rebuild the model (stored in
+ *  checkpoints): an integer or a string. Returns WG_OK or WG_ENOMEM. */
+WG_API wg_status WG_SYM(wg_model_set_int)(wg_model *m, const char *key, int64_t value);
+#define wg_model_set_int WG_SYM(wg_model_set_int)
+WG_API wg_status WG_SYM(wg_model_set_str)(wg_model *m, const char *key, const char *value);
+#define wg_model_set_str WG_SYM(wg_model_set_str)
+/** A recorded hyperparameter, or `fallback` / NULL when absent. */
+WG_API int64_t WG_SYM(wg_model_get_int)(const wg_model *m, const char *key, int64_t fallback);
+#define wg_model_get_int WG_SYM(wg_model_get_int)
+WG_API const char *WG_SYM(wg_model_get_str)(const wg_model *m, const char *key);
+#define wg_model_get_str WG_SYM(wg_model_get_str)
+/** The kind and hyperparameters as a JSON object, e.g.
+ *  {"kind":"mlp","in":784,"hidden":128,"out":10,"activation":"sigmoid"}.
+ *  Valid until the model changes or is freed. */
+WG_API const char *WG_SYM(wg_model_arch_json)(wg_model *m);
+#define wg_model_arch_json WG_SYM(wg_model_arch_json)
+/** Runs the forward pass on `t`. */
+WG_API wg_tensor *WG_SYM(wg_model_forward)(wg_model *m, wg_tape *t, wg_tensor *x);
+#define wg_model_forward WG_SYM(wg_model_forward)
+
+/** The two-layer perceptron: fc1 (in -> hidden), activation, fc2
+ *  (hidden -> out). Kind "mlp". */
+WG_API wg_model *WG_SYM(wg_mlp)(int in, int hidden, int out, wg_activation act, wg_init init,
+                                uint64_t seed);
+#define wg_mlp WG_SYM(wg_mlp)
+/** LeNet-5 for 1x28x28 input: conv1 (6 5x5, padding 2), tanh, maxpool 2;
+ *  conv2 (16 5x5), tanh, maxpool 2; fc1 400->120, tanh; fc2 120->84, tanh;
+ *  fc3 84->classes. 61,706 parameters for 10 classes. Kind "lenet5". */
+WG_API wg_model *WG_SYM(wg_lenet5)(int classes, wg_init init, uint64_t seed);
+#define wg_lenet5 WG_SYM(wg_lenet5)
+/** The four-layer autoencoder: fc1 in->h1, relu, fc2 h1->h2, relu,
+ *  fc3 h2->h3, relu, fc4 h3->in, sigmoid. Kind "autoencoder". */
+WG_API wg_model *WG_SYM(wg_autoencoder)(int in, int h1, int h2, int h3, wg_init init,
+                                        uint64_t seed);
+#define wg_autoencoder WG_SYM(wg_autoencoder)
+/** Softmax regression: one linear layer fc (in -> classes). Kind "softmax". */
+WG_API wg_model *WG_SYM(wg_softmax_regression)(int in, int classes, wg_init init, uint64_t seed);
+#define wg_softmax_regression WG_SYM(wg_softmax_regression)
+/** Rebuilds a built-in model from its kind and hyperparameters as
+ *  wg_model_arch_json() writes them, with fresh parameters from `seed`. */
+WG_API wg_model *WG_SYM(wg_model_from_json)(const char *json, uint64_t seed);
+#define wg_model_from_json WG_SYM(wg_model_from_json)
+
+/**@}*/
+/* ------------------------------------------------------------------------ */
+/** @name Optimizers
+ *  An optimizer updates the parameters of a store from their gradients,
+ *  skipping frozen ones, then zeroes the gradients. The update rules are
+ *  torch.optim's (1.13), step for step. */
+/**@{*/
+
+/** An optimizer (opaque). */
+typedef struct wg_optim wg_optim;
+
+/** SGD settings, as torch.optim.SGD. */
+typedef struct wg_sgd_opts {
+    double lr;            /**< learning rate (> 0) */
+    double momentum;      /**< 0 for none */
+    double dampening;     /**< damping of the momentum's new term */
+    double weight_decay;  /**< L2 penalty added to the gradient */
+    bool nesterov;        /**< Nesterov momentum (needs momentum > 0, dampening 0) */
+} wg_sgd_opts;
+/** Adam settings, as torch.optim.Adam / AdamW. Zero fields take the
+ *  defaults betas (0.9, 0.999), eps 1e-8. */
+typedef struct wg_adam_opts {
+    double lr;            /**< learning rate (> 0) */
+    double beta1, beta2;  /**< moment decay rates, in [0, 1) */
+    double eps;           /**< added to the denominator */
+    double weight_decay;  /**< Adam: L2 added to the gradient; AdamW: decoupled decay */
+} wg_adam_opts;
+
+/** SGD over the parameters of `p`. NULL (see wg_last_error()) on bad settings. */
+WG_API wg_optim *WG_SYM(wg_sgd)(wg_params *p, wg_sgd_opts opts);
+#define wg_sgd WG_SYM(wg_sgd)
+/** Adam over the parameters of `p`. */
+WG_API wg_optim *WG_SYM(wg_adam)(wg_params *p, wg_adam_opts opts);
+#define wg_adam WG_SYM(wg_adam)
+/** AdamW (decoupled weight decay) over the parameters of `p`. */
+WG_API wg_optim *WG_SYM(wg_adamw)(wg_params *p, wg_adam_opts opts);
+#define wg_adamw WG_SYM(wg_adamw)
+/** Frees the optimizer (not the parameters). NULL is fine. */
+WG_API void WG_SYM(wg_optim_free)(wg_optim *o);
+#define wg_optim_free WG_SYM(wg_optim_free)
+/** One update of every trainable parameter, then zeroes all gradients.
+ *  WG_ESTATE if parameters were added to the store after the optimizer
+ *  was created; WG_ENONFINITE (parameters unchanged) if a gradient is NaN
+ *  or infinite. */
+WG_API wg_status WG_SYM(wg_optim_step)(wg_optim *o);
+#define wg_optim_step WG_SYM(wg_optim_step)
+/** The learning rate in force / sets it (schedules call this). */
+WG_API double WG_SYM(wg_optim_lr)(const wg_optim *o);
+#define wg_optim_lr WG_SYM(wg_optim_lr)
+WG_API void WG_SYM(wg_optim_set_lr)(wg_optim *o, double lr);
+#define wg_optim_set_lr WG_SYM(wg_optim_set_lr)
+/** Number of steps taken. */
+WG_API int64_t WG_SYM(wg_optim_steps)(const wg_optim *o);
+#define wg_optim_steps WG_SYM(wg_optim_steps)
+/** "sgd", "adam" or "adamw". */
+WG_API const char *WG_SYM(wg_optim_kind)(const wg_optim *o);
+#define wg_optim_kind WG_SYM(wg_optim_kind)
+
+/** Scales all gradients of `p` so that their global L2 norm is at most
+ *  `max_norm`, as torch.nn.utils.clip_grad_norm_; returns the norm before
+ *  clipping (NaN if a gradient is not finite, gradients then unchanged). */
+WG_API double WG_SYM(wg_clip_grad_norm)(wg_params *p, double max_norm);
+#define wg_clip_grad_norm WG_SYM(wg_clip_grad_norm)
+
+/** A learning-rate schedule: a factor of the base rate per epoch (or per
+ *  step: the caller decides what `t` counts). */
+typedef struct wg_schedule {
+    enum { WG_SCHED_CONSTANT, WG_SCHED_STEP, WG_SCHED_COSINE } kind; /**< the shape */
+    int step_size;      /**< STEP: multiply by gamma every step_size units */
+    double gamma;       /**< STEP: the factor */
+    int t_max;          /**< COSINE: units from base rate to min_lr */
+    double min_lr;      /**< COSINE: the rate reached at t_max */
+    int warmup;         /**< linear warm-up over this many units first (0: none) */
+    double warmup_start;/**< factor at t = 0 of the warm-up (default 0 means 1/warmup) */
+} wg_schedule;
+/** The learning rate at `t` for base rate `base`: warm-up factor
+ *  min(1, start + (1 - start) t / warmup) times the schedule's value,
+ *  matching torch.optim.lr_scheduler's StepLR, CosineAnnealingLR and
+ *  LinearLR chained. */
+WG_API double WG_SYM(wg_schedule_lr)(const wg_schedule *s, double base, int64_t t);
+#define wg_schedule_lr WG_SYM(wg_schedule_lr)
+
+/**@}*/
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,7 +10,8 @@ wg_tensor *wg_op_view(wg_tape *t, const char *op, wg_shape shape, wg_real *data)
     wg_tensor *y = wg_tape_alloc(t, op, sizeof *y);
     if (!y)
         return NULL;
-    *y = (wg_tensor){ .data = data, .shape = shape, .numel = wg_shape_numel(&shape), .tape = t };
+    *y = (wg_tensor){ .data = data, .shape = shape, .numel = wg_shape_numel(&shape), .tape = t,
+                      .op = op };
     return y;
 }
 

@@ -5,6 +5,7 @@
 #include "check.h"
 #include "net_fixture.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 static long n_malloc, n_realloc, n_free;
@@ -12,6 +13,63 @@ static long n_malloc, n_realloc, n_free;
 static void *count_malloc(size_t n, void *ctx) { (void)ctx; n_malloc++; return malloc(n); }
 static void *count_realloc(void *p, size_t n, void *ctx) { (void)ctx; n_realloc++; return realloc(p, n); }
 static void count_free(void *p, void *ctx) { (void)ctx; n_free++; free(p); }
+
+/* an allocator that fails the k-th allocation from now on (k = 0: never) */
+static long fail_at, seen;
+static void *failing_malloc(size_t n, void *ctx)
+{
+    (void)ctx;
+    if (fail_at && ++seen == fail_at)
+        return NULL;
+    n_malloc++;
+    return malloc(n);
+}
+static void *failing_realloc(void *p, size_t n, void *ctx)
+{
+    (void)ctx;
+    if (fail_at && ++seen == fail_at)
+        return NULL;
+    n_realloc++;
+    return realloc(p, n);
+}
+
+/* Filling a store past its first growth with every allocation failed in
+ * turn: each failure is an error, the store stays usable and consistent. */
+static void test_params_out_of_memory(void)
+{
+    wg_set_allocator(&(wg_allocator){ failing_malloc, failing_realloc, count_free, NULL });
+    for (long k = 1; k < 200; k++) {
+        wg_params *P = NULL;
+        fail_at = k;
+        seen = 0;
+        P = wg_params_new();
+        int made = 0, failed = 0;
+        char name[16];
+        for (int i = 0; P && i < 40; i++) {
+            snprintf(name, sizeof name, "p%d", i);
+            if (wg_param(P, name, WG_SHAPE(i + 1)))
+                made++;
+            else
+                failed++;
+        }
+        fail_at = 0;
+        if (P) {
+            CHECK(wg_params_count(P) == made, "k=%ld: count %d vs %d made", k,
+                  wg_params_count(P), made);
+            /* still usable: one more parameter, and every view in the block */
+            CHECK(wg_param(P, "after", WG_SHAPE(3)) != NULL, "k=%ld: store unusable", k);
+            int64_t off = 0;
+            for (int i = 0; i < wg_params_count(P); i++) {
+                CHECK(wg_data(wg_params_at(P, i)) == wg_params_values(P) + off, "k=%ld view", k);
+                off += wg_numel(wg_params_at(P, i));
+            }
+        }
+        wg_params_free(P);
+        if (!failed && P)
+            break; /* k is past the last allocation: every case was tried */
+    }
+    wg_set_allocator(&(wg_allocator){ count_malloc, count_realloc, count_free, NULL });
+}
 
 static int step(net_fixture *f, wg_tape *t)
 {
@@ -52,6 +110,7 @@ int main(void)
            peak);
     wg_tape_free(t);
     net_fixture_free(&f);
+    test_params_out_of_memory();
     CHECK(n_malloc == n_free, "every allocation freed: %ld mallocs, %ld frees", n_malloc, n_free);
     return check_done("test_alloc");
 }

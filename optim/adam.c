@@ -1,0 +1,64 @@
+/* Adam and AdamW as torch.optim (1.13), single-tensor path:
+ *   g = g + wd p (Adam)         p = p (1 - lr wd) (AdamW)
+ *   m = b1 m + (1 - b1) g       v = b2 v + (1 - b2) g^2
+ *   p = p - lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps) */
+#include "optim.h"
+
+#include <math.h>
+
+static wg_optim *make(wg_params *p, wg_adam_opts opts, wg_optim_kind_t kind, const char *name)
+{
+    if (opts.beta1 == 0 && opts.beta2 == 0) {
+        opts.beta1 = 0.9;
+        opts.beta2 = 0.999;
+    }
+    if (opts.eps == 0)
+        opts.eps = 1e-8;
+    if (!(opts.lr > 0) || opts.beta1 < 0 || opts.beta1 >= 1 || opts.beta2 < 0 ||
+        opts.beta2 >= 1 || opts.eps < 0 || opts.weight_decay < 0) {
+        wg_set_last_error(WG_EINVAL, "%s: lr %g must be > 0, betas (%g, %g) in [0, 1), eps %g "
+                          "and weight decay %g >= 0", name, opts.lr, opts.beta1, opts.beta2,
+                          opts.eps, opts.weight_decay);
+        return NULL;
+    }
+    wg_optim *o = wg_optim_alloc(p, kind, 2);
+    if (o) {
+        o->adam = opts;
+        o->lr = opts.lr;
+    }
+    return o;
+}
+
+wg_optim *wg_adam(wg_params *p, wg_adam_opts opts)
+{
+    return make(p, opts, WG_OPT_ADAM, "adam");
+}
+
+wg_optim *wg_adamw(wg_params *p, wg_adam_opts opts)
+{
+    return make(p, opts, WG_OPT_ADAMW, "adamw");
+}
+
+void wg_adam_update(wg_optim *o, int index, int64_t off, int64_t n)
+{
+    (void)index;
+    const wg_adam_opts *a = &o->adam;
+    const double t = (double)o->steps;
+    const wg_real b1 = (wg_real)a->beta1, b2 = (wg_real)a->beta2, wd = (wg_real)a->weight_decay;
+    const wg_real step_size = (wg_real)(o->lr / (1 - pow(a->beta1, t)));
+    const wg_real bc2_sqrt = (wg_real)sqrt(1 - pow(a->beta2, t));
+    const wg_real eps = (wg_real)a->eps, decay = (wg_real)(1 - o->lr * a->weight_decay);
+    const bool decoupled = o->kind == WG_OPT_ADAMW;
+    wg_real *v = wg_params_values(o->params) + off, *g = wg_params_grads(o->params) + off;
+    wg_real *m1 = o->state1 + off, *m2 = o->state2 + off;
+    for (int64_t k = 0; k < n; k++) {
+        wg_real gk = g[k];
+        if (decoupled)
+            v[k] *= decay;
+        else if (wd != 0)
+            gk += wd * v[k];
+        m1[k] = b1 * m1[k] + (1 - b1) * gk;
+        m2[k] = b2 * m2[k] + (1 - b2) * gk * gk;
+        v[k] -= step_size * (m1[k] / ((wg_real)sqrt(m2[k]) / bc2_sqrt + eps));
+    }
+}

@@ -1,0 +1,28 @@
+/* Internal: the optimizer object shared by SGD and Adam. */
+#ifndef WG_OPTIM_H
+#define WG_OPTIM_H
+
+#include "internal.h"
+
+typedef enum { WG_OPT_SGD, WG_OPT_ADAM, WG_OPT_ADAMW } wg_optim_kind_t;
+
+struct wg_optim {
+    wg_optim_kind_t kind;
+    wg_params *params;
+    int64_t numel;       /* of the store when created: it must not grow */
+    double lr;
+    wg_sgd_opts sgd;
+    wg_adam_opts adam;
+    wg_real *state1;     /* SGD: momentum_buffer; Adam: exp_avg */
+    wg_real *state2;     /* Adam: exp_avg_sq */
+    bool *has_state;     /* per parameter: SGD's buffer starts as the first gradient */
+    int64_t steps;
+};
+
+/* A zeroed optimizer with `buffers` state blocks of the store's size. */
+WG_INTERNAL wg_optim *wg_optim_alloc(wg_params *p, wg_optim_kind_t kind, int buffers);
+/* The update of one parameter: values, gradients and state at `off`. */
+WG_INTERNAL void wg_sgd_update(wg_optim *o, int index, int64_t off, int64_t n);
+WG_INTERNAL void wg_adam_update(wg_optim *o, int index, int64_t off, int64_t n);
+
+#endif

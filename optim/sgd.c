@@ -1,0 +1,43 @@
+/* SGD with momentum, dampening, Nesterov and weight decay, as
+ * torch.optim.SGD (1.13):
+ *   d = g + wd p
+ *   buf = d on a parameter's first step, else momentum buf + (1 - dampening) d
+ *   d = d + momentum buf (Nesterov) or buf
+ *   p = p - lr d */
+#include "optim.h"
+
+wg_optim *wg_sgd(wg_params *p, wg_sgd_opts opts)
+{
+    if (!(opts.lr > 0) || opts.momentum < 0 || opts.dampening < 0 || opts.weight_decay < 0 ||
+        (opts.nesterov && (opts.momentum <= 0 || opts.dampening != 0))) {
+        wg_set_last_error(WG_EINVAL, "sgd: lr %g must be > 0, momentum %g, dampening %g and "
+                          "weight decay %g >= 0, Nesterov needs momentum > 0 and no dampening",
+                          opts.lr, opts.momentum, opts.dampening, opts.weight_decay);
+        return NULL;
+    }
+    wg_optim *o = wg_optim_alloc(p, WG_OPT_SGD, opts.momentum > 0 ? 1 : 0);
+    if (o) {
+        o->sgd = opts;
+        o->lr = opts.lr;
+    }
+    return o;
+}
+
+void wg_sgd_update(wg_optim *o, int index, int64_t off, int64_t n)
+{
+    const wg_real lr = (wg_real)o->lr, mu = (wg_real)o->sgd.momentum;
+    const wg_real wd = (wg_real)o->sgd.weight_decay, damp = (wg_real)(1 - o->sgd.dampening);
+    const bool first = !o->has_state[index], nesterov = o->sgd.nesterov;
+    wg_real *v = wg_params_values(o->params) + off, *g = wg_params_grads(o->params) + off;
+    wg_real *buf = o->state1 ? o->state1 + off : NULL;
+    for (int64_t k = 0; k < n; k++) {
+        wg_real d = g[k];
+        if (wd != 0)
+            d += wd * v[k];
+        if (buf) {
+            buf[k] = first ? d : mu * buf[k] + damp * d;
+            d = nesterov ? d + mu * buf[k] : buf[k];
+        }
+        v[k] -= lr * d;
+    }
+}
