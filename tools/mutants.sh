@@ -1,0 +1,50 @@
+#!/bin/bash
+# Shows that the gradient checks catch wrong backwards: applies one small
+# mutation at a time (a term scaled by 1.01, a sign flipped) to a copy of
+# the sources, rebuilds, and expects the double-precision gradient check
+# (and the PyTorch comparison) to fail. Prints one line per mutant and
+# exits non-zero if any mutant survives.
+#   tools/mutants.sh            (takes a few minutes; needs a configured tree)
+set -u
+src=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+git -C "$src" ls-files -z | (cd "$src" && xargs -0 cp --parents -t "$work")
+cp -r "$src/tests/data" "$work/tests/" 2>/dev/null
+cd "$work" && autoreconf -fi >/dev/null 2>&1 && ./configure -q >/dev/null || exit 2
+make -j2 >/dev/null 2>&1 || exit 2
+
+# file | sed expression | what it does
+mutants=(
+  "ops/sigmoid.c|s/gx\[i\] += dy\[i\] \* y\[i\] \* (1 - y\[i\]);/gx[i] += (i == 0 ? 1.01 : 1) * dy[i] * y[i] * (1 - y[i]);/|sigmoid: one element's gradient x1.01"
+  "ops/tanh.c|s/gx\[i\] += dy\[i\] \* (1 - y\[i\] \* y\[i\]);/gx[i] += dy[i] * (1.01 - y[i] * y[i]);/|tanh: 1 - y^2 becomes 1.01 - y^2"
+  "ops/relu.c|s/gx\[i\] += y\[i\] > 0 ? dy\[i\] : 0;/gx[i] += y[i] > 0 ? (i == 1 ? 1.01 : 1) * dy[i] : 0;/|relu: one element x1.01"
+  "ops/conv2d.c|s/dw\[k\] += dwc\[ch \* wsize + k\];/dw[k] += (k == 3 ? 1.01 : 1) * dwc[ch * wsize + k];/|conv2d: one weight-gradient element x1.01"
+  "ops/conv2d.c|s/db\[o\] += (wg_real)s;/db[o] -= (wg_real)s;/|conv2d: bias gradient sign flipped"
+  "ops/conv2d.c|s/dst\[s\] += src\[q\];/dst[s] += (s == 0 ? 1.01 : 1) * src[q];/|conv2d: input gradient at the left edge x1.01"
+  "ops/maxpool2d.c|s/dx\[p \* hw + arg\[p \* ohw + k\]\] += dy\[p \* ohw + k\];/dx[p * hw + arg[p * ohw + k]] += (k == 0 ? 1.01 : 1) * dy[p * ohw + k];/|maxpool2d: first window x1.01"
+  "ops/matmul.c|s/wg_gemm(!ta, false, k, nn, m, 1, A->data/wg_gemm(!ta, false, k, nn, m, 1.01, A->data/|matmul: dB scaled by 1.01"
+  "ops/mse.c|s/gq\[i\] -= d;/gq[i] += d;/|mse: target gradient sign flipped"
+  "ops/softmax_cross_entropy.c|s/gi\[s->labels\[i\]\] -= g;/gi[s->labels[i]] -= 1.01 * g;/|softmax_cross_entropy: onehot term x1.01"
+  "ops/broadcast.c|s/gr\[j \* ix\] += coef \* dyr\[j\];/gr[j * ix] += (j == 0 ? 1.01 : 1) * coef * dyr[j];/|add: broadcast gradient, one column x1.01"
+  "ops/mean.c|s/gx\[i\] += g;/gx[i] += (i == 0 ? 1.01 : 1) * g;/|mean: one element x1.01"
+  "ops/reshape.c|s/gx\[i\] += dy\[i\];/gx[i] += (i == 2 ? 1.01 : 1) * dy[i];/|reshape: one element x1.01"
+)
+survivors=0
+for m in "${mutants[@]}"; do
+  IFS='|' read -r file expr what <<< "$m"
+  cp "$file" "$file.orig"
+  sed -i "$expr" "$file"
+  if cmp -s "$file" "$file.orig"; then
+    echo "NOT APPLIED  $what (pattern out of date)"; survivors=$((survivors + 1))
+  else
+    make -j2 tests/test_gradcheck_ops tests/test_torch_ref >/dev/null 2>&1
+    g="passed"; ./tests/test_gradcheck_ops >/dev/null 2>&1 || g="FAILED"
+    r="passed"; WG_TEST_DATA=tests/data ./tests/test_torch_ref >/dev/null 2>&1 || r="FAILED"
+    if [ "$g" = FAILED ]; then status="killed  "; else status="SURVIVED"; survivors=$((survivors + 1)); fi
+    printf '%s  %-58s gradcheck %s, torch reference %s\n' "$status" "$what" "$g" "$r"
+  fi
+  mv "$file.orig" "$file"
+done
+echo "$survivors mutant(s) survived"
+[ "$survivors" -eq 0 ]
