@@ -6,6 +6,10 @@
 
 #include <cblas.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #ifdef WG_DOUBLE
 #define CBLAS_GEMM cblas_dgemm
 #else
@@ -29,6 +33,14 @@ void wg_gemm(bool ta, bool tb, int m, int n, int k, wg_real alpha, const wg_real
 {
     if (m <= 0 || n <= 0)
         return;
+#ifdef _OPENMP
+    /* The OpenMP build of OpenBLAS sizes its own team from OpenMP's default
+     * (outside an active parallel region), whatever openblas_set_num_threads
+     * said: keep that default at 1 in every thread that calls us. Our own
+     * loops always name their team size, so this costs them nothing. */
+    if (!omp_in_parallel() && omp_get_max_threads() != 1)
+        omp_set_num_threads(1);
+#endif
     int64_t macs = (int64_t)m * n * (k > 0 ? k : 1);
     if (macs < WG_GEMM_SMALL || (m <= WG_GEMM_TILE && n <= WG_GEMM_TILE)) {
         gemm1(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

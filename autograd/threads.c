@@ -40,16 +40,9 @@ static void init_once(void)
     g_threads = n;
 #ifdef HAVE_OPENBLAS_SET_NUM_THREADS
     /* BLAS must run single-threaded: its own threading changes the bits
-     * with the thread count. In the OpenMP build of OpenBLAS this call also
-     * sets OpenMP's default team size, so put that back afterwards; our
-     * loops name their team size explicitly anyway. */
-#ifdef _OPENMP
-    int omp_before = omp_get_max_threads();
-#endif
+     * with the thread count. (The OpenMP build of OpenBLAS also follows
+     * OpenMP's default team size; wg_gemm keeps that at 1.) */
     openblas_set_num_threads(1);
-#ifdef _OPENMP
-    omp_set_num_threads(omp_before);
-#endif
 #endif
 }
 

@@ -789,6 +789,97 @@ WG_API double WG_SYM(wg_schedule_lr)(const wg_schedule *s, double base, int64_t 
 
 /**@}*/
 
+/* ------------------------------------------------------------------------ */
+/** @name Data
+ *  Image data sets kept as bytes (uint8 pixels), converted per batch to
+ *  pixel / 255 in [0, 1] (no mean/std normalisation, the convention of the
+ *  whole library and of its PyTorch tools). */
+/**@{*/
+
+/** An image data set. Loaders fill every field; a view made by
+ *  wg_dataset_split() shares its parent's bytes. */
+typedef struct wg_dataset {
+    int64_t count;      /**< number of images */
+    int channels;       /**< 1 for IDX files */
+    int rows, cols;     /**< image size */
+    uint8_t *images;    /**< count x channels x rows x cols bytes, row-major */
+    int32_t *labels;    /**< count labels in [0, classes), or NULL */
+    int classes;        /**< 1 + the largest label (0 without labels) */
+    bool owned;         /**< whether wg_dataset_free() frees the arrays */
+} wg_dataset;
+
+/** Loads an IDX image file (magic 0x00000803, uint8, N x rows x cols) and,
+ *  if `labels_path` is not NULL, its IDX label file (0x00000801), plain or
+ *  gzip-compressed (detected from the content). Validates magic numbers,
+ *  dimensions, sizes, counts and labels (< 256 classes); on failure
+ *  returns WG_EIO or WG_EFORMAT with a message naming the file and the
+ *  problem in wg_last_error(), and `out` is left empty. */
+WG_API wg_status WG_SYM(wg_idx_load)(const char *images_path, const char *labels_path,
+                                     wg_dataset *out);
+#define wg_idx_load WG_SYM(wg_idx_load)
+/** Loads an HDF5 file with a uint8 dataset `images` (N x H x W or
+ *  N x C x H x W) and optionally an integer dataset `labels` (N), with the
+ *  same validation and errors as wg_idx_load(). */
+WG_API wg_status WG_SYM(wg_h5_dataset_load)(const char *path, wg_dataset *out);
+#define wg_h5_dataset_load WG_SYM(wg_h5_dataset_load)
+/** The directory of Fashion-MNIST: `dir` if not NULL, else the environment
+ *  variable WG_DATA_DIR if set, else Debian's dataset-fashion-mnist
+ *  location, /usr/share/datasets/fashion-mnist. */
+WG_API const char *WG_SYM(wg_data_dir)(const char *dir);
+#define wg_data_dir WG_SYM(wg_data_dir)
+/** Loads the training (60,000) or test (10,000) part of an MNIST-format
+ *  directory: train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz],
+ *  or t10k-... for the test part. `dir` as for wg_data_dir(). */
+WG_API wg_status WG_SYM(wg_mnist_load)(const char *dir, bool train, wg_dataset *out);
+#define wg_mnist_load WG_SYM(wg_mnist_load)
+/** Frees the arrays of a loaded data set (not of a view) and empties it. */
+WG_API void WG_SYM(wg_dataset_free)(wg_dataset *d);
+#define wg_dataset_free WG_SYM(wg_dataset_free)
+/** Shuffles `d` in place with `seed` and returns as views its first
+ *  count - n_val images (`train`) and its last n_val (`val`). Views stay
+ *  valid while `d` lives. WG_EINVAL if n_val is not in [0, count]. */
+WG_API wg_status WG_SYM(wg_dataset_split)(wg_dataset *d, int64_t n_val, uint64_t seed,
+                                          wg_dataset *train, wg_dataset *val);
+#define wg_dataset_split WG_SYM(wg_dataset_split)
+/** A view of images [start, start + count) of `d`. */
+WG_API wg_status WG_SYM(wg_dataset_view)(const wg_dataset *d, int64_t start, int64_t count,
+                                         wg_dataset *view);
+#define wg_dataset_view WG_SYM(wg_dataset_view)
+/** Writes images [start, start + n) as wg_real pixel / 255 into `x`
+ *  (n x channels x rows x cols values) and their labels into `y` (if not
+ *  NULL). */
+WG_API void WG_SYM(wg_dataset_batch)(const wg_dataset *d, const int64_t *index, int n,
+                                     wg_real *x, int32_t *y);
+#define wg_dataset_batch WG_SYM(wg_dataset_batch)
+
+/** Iterates over a data set in batches, in a new seeded order each epoch. */
+typedef struct wg_batcher wg_batcher;
+/** A batcher over `d` (which must outlive it) with batches of `batch`
+ *  images (the last of an epoch may be smaller), shuffled if `shuffle`.
+ *  Epoch e's order depends only on (seed, e), so a run resumes exactly
+ *  from an epoch and a position. NULL (see wg_last_error()) on failure. */
+WG_API wg_batcher *WG_SYM(wg_batcher_new)(const wg_dataset *d, int batch, bool shuffle,
+                                          uint64_t seed);
+#define wg_batcher_new WG_SYM(wg_batcher_new)
+WG_API void WG_SYM(wg_batcher_free)(wg_batcher *b);
+#define wg_batcher_free WG_SYM(wg_batcher_free)
+/** Fills the next batch: x gets n x channels x rows x cols pixels / 255,
+ *  y gets n labels (if not NULL). Returns n, or 0 at the end of the epoch
+ *  (the next call then starts the next epoch). */
+WG_API int WG_SYM(wg_batcher_next)(wg_batcher *b, wg_real *x, int32_t *y);
+#define wg_batcher_next WG_SYM(wg_batcher_next)
+/** The epoch (from 0) and the number of images already served in it. */
+WG_API void WG_SYM(wg_batcher_position)(const wg_batcher *b, int64_t *epoch, int64_t *served);
+#define wg_batcher_position WG_SYM(wg_batcher_position)
+/** Moves to `served` images into epoch `epoch` (as a resumed run does). */
+WG_API wg_status WG_SYM(wg_batcher_seek)(wg_batcher *b, int64_t epoch, int64_t served);
+#define wg_batcher_seek WG_SYM(wg_batcher_seek)
+/** Batches per epoch. */
+WG_API int64_t WG_SYM(wg_batcher_batches)(const wg_batcher *b);
+#define wg_batcher_batches WG_SYM(wg_batcher_batches)
+
+/**@}*/
+
 #ifdef __cplusplus
 }
 #endif
