@@ -93,7 +93,9 @@ wg_real *wg_data(const wg_tensor *t)
 
 wg_real *wg_grad(const wg_tensor *t)
 {
-    return t ? t->grad : NULL;
+    /* a frozen parameter keeps its buffer, but must look gradient-free to
+     * backwards (custom ones test wg_grad() for NULL) */
+    return t && (t->flags & WG_F_REQ_GRAD) ? t->grad : NULL;
 }
 
 wg_real wg_item(const wg_tensor *t)

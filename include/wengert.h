@@ -243,8 +243,8 @@ WG_API int64_t WG_SYM(wg_numel)(const wg_tensor *t);
 WG_API wg_real *WG_SYM(wg_data)(const wg_tensor *t);
 #define wg_data WG_SYM(wg_data)
 /** Its gradient (same layout as the values), or NULL while it has none:
- *  tensors that need no gradient never get one, and an activation's
- *  gradient exists only after wg_backward(). */
+ *  tensors that need no gradient (inputs, frozen parameters) have none,
+ *  and an activation's gradient exists only after wg_backward(). */
 WG_API wg_real *WG_SYM(wg_grad)(const wg_tensor *t);
 #define wg_grad WG_SYM(wg_grad)
 /** The value of a one-element tensor (NaN if it has more). */
@@ -877,6 +877,76 @@ WG_API wg_status WG_SYM(wg_batcher_seek)(wg_batcher *b, int64_t epoch, int64_t s
 /** Batches per epoch. */
 WG_API int64_t WG_SYM(wg_batcher_batches)(const wg_batcher *b);
 #define wg_batcher_batches WG_SYM(wg_batcher_batches)
+
+/**@}*/
+
+/* ------------------------------------------------------------------------ */
+/** @name Checkpoints
+ *  HDF5 files in the documented `wengert-checkpoint` format
+ *  (docs/checkpoint-format.md): the model's parameters under PyTorch's
+ *  names and layouts, optionally the optimizer's state and the training
+ *  position, and a whole-file CRC. Saving is crash-safe (a temporary file
+ *  renamed over the target); loading validates everything before it
+ *  changes anything. */
+/**@{*/
+
+/** Where training stands, saved with a checkpoint so a run resumes exactly. */
+typedef struct wg_train_state {
+    int64_t epoch;        /**< epochs completed */
+    int64_t global_step;  /**< optimizer steps taken */
+    int64_t position;     /**< images already served in the current epoch */
+    uint64_t data_seed;   /**< the batcher's seed (epoch e's order depends on it and e) */
+    wg_rng rng;           /**< the model's generator */
+    double base_lr;       /**< the schedule's base learning rate */
+    int64_t best_epoch;   /**< early stopping: the best epoch so far (-1: none) */
+    double best_val_loss; /**< and its validation loss */
+} wg_train_state;
+
+/** What a load matched. Names are listed in `detail`, comma-separated. */
+typedef struct wg_load_report {
+    int loaded;         /**< parameters loaded */
+    int missing;        /**< model parameters absent from the file */
+    int unexpected;     /**< file parameters the model does not have */
+    int mismatched;     /**< present in both with different shapes */
+    char detail[2048];  /**< e.g. "missing: fc3.bias; mismatched: fc3.weight [5 x 84] vs [10 x 84]" */
+} wg_load_report;
+
+/** Saves the model's parameters and, when not NULL, the optimizer's state
+ *  and the training state to `path`: written to a temporary file in the
+ *  same directory, flushed to disk, then renamed over `path`, so a crash at
+ *  any instant leaves the previous file intact. Temporary files left by an
+ *  earlier killed save of the same path are removed. WG_EIO with the path
+ *  and the reason on failure (missing or read-only directory, disk full). */
+WG_API wg_status WG_SYM(wg_checkpoint_save)(const char *path, wg_model *m, const wg_optim *opt,
+                                            const wg_train_state *ts);
+#define wg_checkpoint_save WG_SYM(wg_checkpoint_save)
+
+/** Loads `path` into `m` and, when not NULL, `opt` and `ts`. Everything is
+ *  validated first (CRC, format name and version, names, shapes, finite
+ *  values, the optimizer's kind); on any error nothing is changed and the
+ *  message names the file and the problem. `strict` requires the names to
+ *  match exactly; otherwise the parameters that match are loaded and the
+ *  others reported (how a classifier's head is replaced for fine-tuning).
+ *  `report` may be NULL. */
+WG_API wg_status WG_SYM(wg_checkpoint_load)(const char *path, wg_model *m, wg_optim *opt,
+                                            wg_train_state *ts, bool strict,
+                                            wg_load_report *report);
+#define wg_checkpoint_load WG_SYM(wg_checkpoint_load)
+
+/** Builds the built-in model a checkpoint describes (its architecture
+ *  string) and loads its parameters strictly. NULL (see wg_last_error())
+ *  on failure. */
+WG_API wg_model *WG_SYM(wg_checkpoint_load_model)(const char *path);
+#define wg_checkpoint_load_model WG_SYM(wg_checkpoint_load_model)
+
+/** Lists a checkpoint's parameters without loading them: calls `fn` with
+ *  each name and shape in state_dict order, and copies the architecture
+ *  string into `arch` (if not NULL, at most `cap` bytes). */
+WG_API wg_status WG_SYM(wg_checkpoint_inspect)(const char *path,
+                                               void (*fn)(const char *name, wg_shape shape,
+                                                          void *ctx),
+                                               void *ctx, char *arch, size_t cap);
+#define wg_checkpoint_inspect WG_SYM(wg_checkpoint_inspect)
 
 /**@}*/
 

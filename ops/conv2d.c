@@ -121,7 +121,8 @@ static wg_status conv2d_backward(wg_tape *t, wg_node *nd)
 
     const int csize = chunk_size(g.n), chunks = (g.n + csize - 1) / csize;
     const int threads = wg_threads_for((int64_t)g.n * ys * ckk);
-    wg_real *cols = wg_tape_alloc(t, "conv2d", (size_t)threads * ckk * ohw * sizeof(wg_real));
+    wg_real *cols = dw ? wg_tape_alloc(t, "conv2d", (size_t)threads * ckk * ohw * sizeof(wg_real))
+                       : NULL;
     wg_real *dcols = dx ? wg_tape_alloc(t, "conv2d", (size_t)threads * ckk * ohw * sizeof(wg_real))
                         : NULL;
     wg_real *dwc = dw ? wg_tape_calloc(t, "conv2d", (size_t)chunks * wsize * sizeof(wg_real))
@@ -131,7 +132,7 @@ static wg_status conv2d_backward(wg_tape *t, wg_node *nd)
 
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
     for (int ch = 0; ch < chunks; ch++) {
-        wg_real *col = cols + (int64_t)THREAD_ID * ckk * ohw;
+        wg_real *col = cols ? cols + (int64_t)THREAD_ID * ckk * ohw : NULL;
         wg_real *dcol = dcols ? dcols + (int64_t)THREAD_ID * ckk * ohw : NULL;
         int end = (ch + 1) * csize < g.n ? (ch + 1) * csize : g.n;
         for (int n = ch * csize; n < end; n++) {

@@ -31,8 +31,10 @@ wg_tensor *wg_custom(wg_tape *t, const wg_custom_op *op, wg_tensor *const *in, i
         return wg_poison(t);
     if (!op || !op->forward)
         return wg_fail(t, WG_EINVAL, name, "op or its forward callback is NULL");
-    if (n_in < 0 || n_in > WG_MAX_INPUTS || (n_in > 0 && !in))
+    if (n_in < 0 || n_in > WG_MAX_INPUTS)
         return wg_fail(t, WG_EINVAL, name, "%d inputs: must be 0 to %d", n_in, WG_MAX_INPUTS);
+    if (n_in > 0 && !in)
+        return wg_fail(t, WG_EINVAL, name, "%d inputs but the input array is NULL", n_in);
     if (!wg_op_begin(t, name, in, n_in))
         return wg_poison(t);
     wg_tensor *y = wg_op_output(t, name, out_shape);

@@ -53,8 +53,8 @@ static wg_tensor *matmul(wg_tape *t, const char *name, wg_tensor *a, wg_tensor *
                        wg_shp(a, &x), sa, wg_shp(b, &y), sb);
     if (!WG_FITS_INT(a->shape.dim[0]) || !WG_FITS_INT(a->shape.dim[1]) ||
         !WG_FITS_INT(b->shape.dim[0]) || !WG_FITS_INT(b->shape.dim[1]))
-        return wg_fail(t, WG_ESHAPE, name, "%s @ %s: a dimension exceeds %d", wg_shp(a, &x),
-                       wg_shp(b, &y), INT_MAX);
+        return wg_fail(t, WG_ESHAPE, name, "%s%s @ %s%s: a dimension exceeds %d", wg_shp(a, &x),
+                       sa, wg_shp(b, &y), sb, INT_MAX);
     wg_tensor *c = wg_op_output(t, name, WG_SHAPE(m, nn));
     if (!c)
         return wg_poison(t);

@@ -19,7 +19,7 @@ static wg_status relu_backward(wg_tape *t, wg_node *n)
     const int64_t len = n->out->numel;
 #pragma omp parallel for num_threads(wg_threads_for(len)) schedule(static)
     for (int64_t i = 0; i < len; i++)
-        gx[i] += y[i] > 0 ? dy[i] : 0;
+        gx[i] += y[i] <= 0 ? 0 : dy[i]; /* a NaN passes the gradient, as in PyTorch */
     return WG_OK;
 }
 
