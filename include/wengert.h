@@ -775,7 +775,8 @@ typedef struct wg_schedule {
     enum { WG_SCHED_CONSTANT, WG_SCHED_STEP, WG_SCHED_COSINE } kind; /**< the shape */
     int step_size;      /**< STEP: multiply by gamma every step_size units */
     double gamma;       /**< STEP: the factor */
-    int t_max;          /**< COSINE: units from base rate to min_lr */
+    int t_max;          /**< COSINE: units from base rate to min_lr (past it the rate
+                             rises again along the cosine, as in PyTorch) */
     double min_lr;      /**< COSINE: the rate reached at t_max */
     int warmup;         /**< linear warm-up over this many units first (0: none) */
     double warmup_start;/**< factor at t = 0 of the warm-up (default 0 means 1/warmup) */

@@ -71,6 +71,7 @@ typedef struct {
     /* scratch */
     wg_real *values, *s1, *s2;
     bool *present, *has_state;
+    int64_t *param_steps;
     name_list *files;
     wg_train_state new_ts;
     double lr;
@@ -224,6 +225,17 @@ static wg_status read_optim(load_job *j, hid_t f)
                     return fail(j, WG_EFORMAT, "optimizer state exp_avg_sq of %s is unreadable "
                                 "or non-finite%s", wg_name(t), "");
                 j->has_state[i] = true;
+                char gpath[512];
+                int64_t st = j->steps;
+                if (wg_ckpt_h5_path("/optimizer/state", wg_name(t), NULL, gpath, sizeof gpath)) {
+                    hid_t pg = H5Gopen2(f, gpath, H5P_DEFAULT);
+                    if (pg >= 0) {
+                        if (wg_h5_read_i64(pg, "step", &st) < 0 || st < 0)
+                            st = j->steps;
+                        H5Gclose(pg);
+                    }
+                }
+                j->param_steps[i] = st;
             }
         }
         off += wg_numel(t);
@@ -280,6 +292,7 @@ static void apply(load_job *j)
         if (j->opt) {
             wg_optim *o = j->opt;
             o->has_state[i] = j->has_state[i];
+            o->param_steps[i] = j->has_state[i] ? j->param_steps[i] : 0;
             if (o->state1)
                 memcpy(o->state1 + off, j->s1 + off, bytes); /* zero where absent */
             if (o->state2)
@@ -322,8 +335,10 @@ wg_status wg_checkpoint_load(const char *path, wg_model *m, wg_optim *opt, wg_tr
     j.s2 = opt ? wg_calloc(n, sizeof(wg_real)) : NULL;
     j.present = wg_calloc(count, sizeof(bool));
     j.has_state = wg_calloc(count, sizeof(bool));
+    j.param_steps = wg_calloc(count, sizeof(int64_t));
     j.files = wg_calloc(1, sizeof *j.files);
-    if (!j.values || (opt && (!j.s1 || !j.s2)) || !j.present || !j.has_state || !j.files) {
+    if (!j.values || (opt && (!j.s1 || !j.s2)) || !j.present || !j.has_state || !j.param_steps ||
+        !j.files) {
         s = wg_set_last_error(WG_ENOMEM, "checkpoint_load: %s: out of memory", path);
     } else {
         H5E_BEGIN_TRY
@@ -339,6 +354,7 @@ wg_status wg_checkpoint_load(const char *path, wg_model *m, wg_optim *opt, wg_tr
     wg_free(j.s2);
     wg_free(j.present);
     wg_free(j.has_state);
+    wg_free(j.param_steps);
     wg_free(j.files);
     return s;
 }

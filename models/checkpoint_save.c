@@ -112,7 +112,7 @@ static herr_t save_optim(hid_t f, const wg_optim *o)
             if (!wg_ckpt_h5_path("/optimizer/state", wg_name(t), NULL, path, sizeof path))
                 return -1;
             hid_t pg = H5Gopen2(f, path, H5P_DEFAULT);
-            r = pg < 0 ? -1 : wg_h5_attr_i64(pg, "step", o->steps);
+            r = pg < 0 ? -1 : wg_h5_attr_i64(pg, "step", o->param_steps[i]);
             if (pg >= 0)
                 H5Gclose(pg);
             if (r < 0)

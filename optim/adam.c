@@ -41,9 +41,8 @@ wg_optim *wg_adamw(wg_params *p, wg_adam_opts opts)
 
 void wg_adam_update(wg_optim *o, int index, int64_t off, int64_t n)
 {
-    (void)index;
     const wg_adam_opts *a = &o->adam;
-    const double t = (double)o->steps;
+    const double t = (double)o->param_steps[index];
     const wg_real b1 = (wg_real)a->beta1, b2 = (wg_real)a->beta2, wd = (wg_real)a->weight_decay;
     const wg_real step_size = (wg_real)(o->lr / (1 - pow(a->beta1, t)));
     const wg_real bc2_sqrt = (wg_real)sqrt(1 - pow(a->beta2, t));

@@ -19,7 +19,8 @@ wg_optim *wg_optim_alloc(wg_params *p, wg_optim_kind_t kind, int buffers)
     o->numel = wg_params_numel(p);
     size_t n = (size_t)(o->numel ? o->numel : 1);
     o->has_state = wg_calloc((size_t)(wg_params_count(p) + 1), sizeof *o->has_state);
-    if (!o->has_state)
+    o->param_steps = wg_calloc((size_t)(wg_params_count(p) + 1), sizeof *o->param_steps);
+    if (!o->has_state || !o->param_steps)
         goto oom;
     if (buffers >= 1 && !(o->state1 = wg_calloc(n, sizeof(wg_real))))
         goto oom;
@@ -39,6 +40,7 @@ void wg_optim_free(wg_optim *o)
     wg_free(o->state1);
     wg_free(o->state2);
     wg_free(o->has_state);
+    wg_free(o->param_steps);
     wg_free(o);
 }
 
@@ -69,6 +71,7 @@ wg_status wg_optim_step(wg_optim *o)
         wg_tensor *t = wg_params_at(p, i);
         int64_t n = wg_numel(t);
         if (wg_requires_grad(t)) { /* frozen parameters are skipped */
+            o->param_steps[i]++;
             if (o->kind == WG_OPT_SGD)
                 wg_sgd_update(o, i, off, n);
             else

@@ -15,6 +15,7 @@ struct wg_optim {
     wg_adam_opts adam;
     wg_real *state1;     /* SGD: momentum_buffer; Adam: exp_avg */
     wg_real *state2;     /* Adam: exp_avg_sq */
+    int64_t *param_steps; /* per parameter: its own step count, as torch's state['step'] */
     bool *has_state;     /* per parameter: SGD's buffer starts as the first gradient */
     int64_t steps;
 };

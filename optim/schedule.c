@@ -18,8 +18,7 @@ double wg_schedule_lr(const wg_schedule *s, double base, int64_t t)
         break;
     case WG_SCHED_COSINE:
         if (s->t_max > 0) {
-            int64_t tc = t < s->t_max ? t : s->t_max;
-            lr = s->min_lr + (base - s->min_lr) * (1 + cos(M_PI * (double)tc / s->t_max)) / 2;
+            lr = s->min_lr + (base - s->min_lr) * (1 + cos(M_PI * (double)t / s->t_max)) / 2;
         }
         break;
     }
