@@ -812,15 +812,17 @@ typedef struct wg_dataset {
 /** Loads an IDX image file (magic 0x00000803, uint8, N x rows x cols) and,
  *  if `labels_path` is not NULL, its IDX label file (0x00000801), plain or
  *  gzip-compressed (detected from the content). Validates magic numbers,
- *  dimensions, sizes, counts and labels (< 256 classes); on failure
- *  returns WG_EIO or WG_EFORMAT with a message naming the file and the
- *  problem in wg_last_error(), and `out` is left empty. */
+ *  dimensions, sizes, counts and labels; on failure returns WG_EIO or
+ *  WG_EFORMAT (WG_ENOMEM, WG_EINVAL for NULL arguments) with a message
+ *  naming the file and the problem in wg_last_error(), and `out` is left
+ *  empty. */
 WG_API wg_status WG_SYM(wg_idx_load)(const char *images_path, const char *labels_path,
                                      wg_dataset *out);
 #define wg_idx_load WG_SYM(wg_idx_load)
 /** Loads an HDF5 file with a uint8 dataset `images` (N x H x W or
- *  N x C x H x W) and optionally an integer dataset `labels` (N), with the
- *  same validation and errors as wg_idx_load(). */
+ *  N x C x H x W) and optionally an integer dataset `labels` (N, values in
+ *  [0, 65535]), validated like wg_idx_load(). libhdf5's own allocations do
+ *  not go through the allocator hook. */
 WG_API wg_status WG_SYM(wg_h5_dataset_load)(const char *path, wg_dataset *out);
 #define wg_h5_dataset_load WG_SYM(wg_h5_dataset_load)
 /** The directory of Fashion-MNIST: `dir` if not NULL, else the environment
@@ -846,9 +848,10 @@ WG_API wg_status WG_SYM(wg_dataset_split)(wg_dataset *d, int64_t n_val, uint64_t
 WG_API wg_status WG_SYM(wg_dataset_view)(const wg_dataset *d, int64_t start, int64_t count,
                                          wg_dataset *view);
 #define wg_dataset_view WG_SYM(wg_dataset_view)
-/** Writes images [start, start + n) as wg_real pixel / 255 into `x`
- *  (n x channels x rows x cols values) and their labels into `y` (if not
- *  NULL). */
+/** Writes images index[0..n) (NULL: images 0..n) as wg_real pixel / 255
+ *  into `x` (n x channels x rows x cols values) and their labels into `y`
+ *  (if not NULL). An index out of range gives a black image and label -1,
+ *  as does a data set without labels. */
 WG_API void WG_SYM(wg_dataset_batch)(const wg_dataset *d, const int64_t *index, int n,
                                      wg_real *x, int32_t *y);
 #define wg_dataset_batch WG_SYM(wg_dataset_batch)
@@ -866,7 +869,8 @@ WG_API void WG_SYM(wg_batcher_free)(wg_batcher *b);
 #define wg_batcher_free WG_SYM(wg_batcher_free)
 /** Fills the next batch: x gets n x channels x rows x cols pixels / 255,
  *  y gets n labels (if not NULL). Returns n, or 0 at the end of the epoch
- *  (the next call then starts the next epoch). */
+ *  (the next call then starts the next epoch); 0 too for NULL arguments,
+ *  with the reason in wg_last_error(). */
 WG_API int WG_SYM(wg_batcher_next)(wg_batcher *b, wg_real *x, int32_t *y);
 #define wg_batcher_next WG_SYM(wg_batcher_next)
 /** The epoch (from 0) and the number of images already served in it. */

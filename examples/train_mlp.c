@@ -1,0 +1,214 @@
+/* train_mlp: the two-layer perceptron (784 -> 128 sigmoid -> 10) on
+ * Fashion-MNIST with plain SGD.
+ *
+ * Leaves metrics.csv, curves.png, confusion.png and the first layer's
+ * weights as 28x28 pictures before and after training. With --lr-study it
+ * trains at the chosen rate, ten times it and a tenth of it, and plots the
+ * three runs' curves together (lr_study.png, lr_study.csv). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot.h"
+#include "trainer.h"
+
+typedef struct {
+    ex_config cfg;
+    int hidden, n_val;
+    wg_activation act;
+    wg_dataset train, val, test;
+} setup;
+
+static int draw_weights(const char *path, const char *title, wg_model *m, int hidden)
+{
+    wg_tensor *w = wg_params_find(wg_model_params(m), "fc1.weight");
+    int n = hidden < 128 ? hidden : 128; /* a readable grid */
+    ex_grid_style st = { .title = title,
+                         .subtitle = "each tile: the 784 input weights of one hidden unit; red "
+                                     "positive, blue negative",
+                         .colormap = EX_CMAP_DIVERGING, .scaling = EX_SCALE_TILE };
+    int rc = ex_plot_image_grid(path, wg_data(w), n, 28, 28, &st);
+    if (rc != 0)
+        fprintf(stderr, "warning: %s\n", ex_last_error());
+    else
+        printf("wrote %s\n", path);
+    return rc;
+}
+
+/* One training run at learning rate `lr`; fills the trainer's history and
+ * the test evaluation. `draw` adds the weight pictures. */
+static int run(setup *s, double lr, bool quiet, bool draw, const char *csv, ex_trainer *t,
+               ex_eval *test_eval, int *confusion)
+{
+    wg_model *m = wg_mlp(784, s->hidden, 10, s->act, WG_INIT_DEFAULT, s->cfg.seed);
+    wg_optim *o = m ? wg_sgd(wg_model_params(m), (wg_sgd_opts){ .lr = lr }) : NULL;
+    if (!o) {
+        fprintf(stderr, "train_mlp: %s\n", wg_last_error());
+        wg_model_free(m);
+        return -1;
+    }
+    char path[512];
+    if (draw) {
+        ex_path_join(path, sizeof path, s->cfg.out_dir, "weights_before.png");
+        draw_weights(path, "MLP first-layer weights before training (random)", m, s->hidden);
+    }
+    *t = (ex_trainer){ .program = "train_mlp", .cfg = &s->cfg, .model = m, .opt = o,
+                       .task = EX_CLASSIFY, .schedule = { .kind = WG_SCHED_CONSTANT },
+                       .base_lr = lr, .train = &s->train, .val = &s->val, .quiet = quiet };
+    int rc = ex_train(t, csv);
+    if (rc == 0)
+        rc = ex_evaluate(m, &s->test, EX_CLASSIFY, 1000, confusion, 10, test_eval);
+    if (rc == 0 && draw) {
+        ex_path_join(path, sizeof path, s->cfg.out_dir, "weights_after.png");
+        draw_weights(path, "MLP first-layer weights after training", m, s->hidden);
+    }
+    wg_optim_free(o);
+    wg_model_free(m);
+    return rc;
+}
+
+static int lr_study(setup *s)
+{
+    const double rates[3] = { s->cfg.lr, 10 * s->cfg.lr, 0.1 * s->cfg.lr };
+    ex_trainer runs[3];
+    ex_eval ev[3];
+    int confusion[100];
+    char csv_path[512], png[512], names[3][64];
+    ex_path_join(csv_path, sizeof csv_path, s->cfg.out_dir, "lr_study.csv");
+    ex_csv *csv = ex_csv_open(csv_path, "lr,epoch,train_loss,train_acc,val_loss,val_acc,test_acc");
+    if (!csv) {
+        fprintf(stderr, "train_mlp: %s\n", ex_last_error());
+        return -1;
+    }
+    int rc = 0, done = 0;
+    for (int r = 0; r < 3 && rc == 0; r++, done++) {
+        fprintf(stderr, "lr study: training at lr %g\n", rates[r]);
+        rc = run(s, rates[r], false, false, NULL, &runs[r], &ev[r], confusion);
+        if (rc != 0)
+            break;
+        printf("lr %-8g test accuracy %.4f\n", rates[r], ev[r].acc);
+        for (int e = 0; e < runs[r].n_history; e++) {
+            const ex_epoch_metrics *m = &runs[r].history[e];
+            double row[7] = { rates[r], m->epoch, m->train_loss, m->train_acc, m->val_loss,
+                              m->val_acc, ev[r].acc };
+            ex_csv_row(csv, row, 7);
+        }
+    }
+    ex_csv_close(csv);
+    if (rc == 0) {
+        ex_series acc[6], loss[6];
+        double *val_acc[3], *val_loss[3], *tr_loss[3], *tr_acc[3];
+        for (int r = 0; r < 3; r++) {
+            int n = runs[r].n_history;
+            val_acc[r] = malloc(sizeof(double) * (size_t)(n + 1));
+            val_loss[r] = malloc(sizeof(double) * (size_t)(n + 1));
+            tr_acc[r] = malloc(sizeof(double) * (size_t)(n + 1));
+            tr_loss[r] = malloc(sizeof(double) * (size_t)(n + 1));
+            for (int e = 0; e < n; e++) {
+                val_acc[r][e] = runs[r].history[e].val_acc;
+                val_loss[r][e] = runs[r].history[e].val_loss;
+                tr_acc[r][e] = runs[r].history[e].train_acc;
+                tr_loss[r][e] = runs[r].history[e].train_loss;
+            }
+            snprintf(names[r], sizeof names[r], "lr %g (test %.1f%%)", rates[r], 100 * ev[r].acc);
+            loss[2 * r] = (ex_series){ names[r], NULL, tr_loss[r], n, false, r };
+            loss[2 * r + 1] = (ex_series){ NULL, NULL, val_loss[r], n, true, r };
+            acc[2 * r] = (ex_series){ names[r], NULL, tr_acc[r], n, false, r };
+            acc[2 * r + 1] = (ex_series){ NULL, NULL, val_acc[r], n, true, r };
+        }
+        ex_panel panels[2] = {
+            { "loss (solid: training, dashed: validation)", "cross-entropy", loss, 6, false, true },
+            { "accuracy (solid: training, dashed: validation)", "accuracy", acc, 6, true, false },
+        };
+        ex_path_join(png, sizeof png, s->cfg.out_dir, "lr_study.png");
+        if (ex_plot_panels(png, "MLP on Fashion-MNIST: three learning rates", "epoch", panels, 2))
+            fprintf(stderr, "warning: %s\n", ex_last_error());
+        else
+            printf("wrote %s\n", png);
+        for (int r = 0; r < 3; r++)
+            free(val_acc[r]), free(val_loss[r]), free(tr_acc[r]), free(tr_loss[r]);
+        printf("wrote %s\n", csv_path);
+        double secs = 0, imgs = 0;
+        for (int r = 0; r < 3; r++)
+            secs += runs[r].train_seconds, imgs += (double)runs[r].train_images;
+        printf("test accuracy: %.4f\n", ev[0].acc); /* at --lr, the chosen rate */
+        printf("train images/s: %.0f\n", secs > 0 ? imgs / secs : 0);
+    }
+    for (int r = 0; r < done; r++)
+        ex_trainer_free(&runs[r]);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    setup s = { .cfg = ex_config_defaults(), .hidden = 128, .n_val = 5000 };
+    s.cfg.epochs = 10;
+    s.cfg.batch = 64;
+    s.cfg.lr = 0.5;
+    const char *act = "sigmoid";
+    bool study = false;
+    const ex_option extra[] = {
+        { "hidden", EX_OPT_INT, &s.hidden, "N", "hidden units", 1, 65536 },
+        { "activation", EX_OPT_STRING, &act, "NAME", "hidden activation: sigmoid, tanh, relu", 0, 0 },
+        { "val", EX_OPT_INT, &s.n_val, "N", "training images held out for validation", 0, 59000 },
+        { "lr-study", EX_OPT_FLAG, &study, NULL, "train at --lr, 10x and 0.1x it and plot the three runs", 0, 0 },
+        { 0 },
+    };
+    const ex_program prog = { "train_mlp",
+                              "Trains a two-layer perceptron (784 -> hidden -> 10) on Fashion-MNIST "
+                              "with SGD.",
+                              extra, 0 };
+    int rc = ex_parse_args(argc, argv, &prog, &s.cfg);
+    if (rc != EX_RUN)
+        return rc;
+    if (wg_activation_parse(act, &s.act) != WG_OK || s.act == WG_ACT_NONE) {
+        fprintf(stderr, "train_mlp: unknown activation '%s' (sigmoid, tanh, relu)\n", act);
+        ex_print_usage(stderr, &prog, &s.cfg);
+        return 2;
+    }
+    ex_apply_threads(&s.cfg);
+    if (ex_mkdir_p(s.cfg.out_dir) != 0) {
+        fprintf(stderr, "train_mlp: %s\n", ex_last_error());
+        return 1;
+    }
+    wg_dataset all;
+    if (ex_load_data(&s.cfg, s.n_val, &all, &s.train, &s.val, &s.test) != 0)
+        return 1;
+    printf("MLP 784 -> %d %s -> 10; %lld training, %lld validation, %lld test images\n", s.hidden,
+           wg_activation_name(s.act), (long long)s.train.count, (long long)s.val.count,
+           (long long)s.test.count);
+    if (study) {
+        rc = lr_study(&s);
+    } else {
+        char csv[512], path[512];
+        ex_path_join(csv, sizeof csv, s.cfg.out_dir, "metrics.csv");
+        ex_trainer t;
+        ex_eval ev;
+        int confusion[100];
+        rc = run(&s, s.cfg.lr, false, true, csv, &t, &ev, confusion);
+        if (rc == 0) {
+            printf("\nconfusion matrix (rows: true class, columns: predicted):\n");
+            ex_print_confusion(stdout, confusion, 10, ex_fashion_classes);
+            ex_path_join(path, sizeof path, s.cfg.out_dir, "curves.png");
+            if (ex_plot_learning_curves(path, "Two-layer MLP on Fashion-MNIST", t.history,
+                                        t.n_history))
+                fprintf(stderr, "warning: %s\n", ex_last_error());
+            else
+                printf("wrote %s\n", path);
+            ex_path_join(path, sizeof path, s.cfg.out_dir, "confusion.png");
+            if (ex_plot_confusion(path, "Two-layer MLP, Fashion-MNIST test set", confusion, 10,
+                                  ex_fashion_classes))
+                fprintf(stderr, "warning: %s\n", ex_last_error());
+            else
+                printf("wrote %s\n", path);
+            printf("wrote %s\n", csv);
+            printf("test accuracy: %.4f\n", ev.acc);
+            printf("train images/s: %.0f\n",
+                   t.train_seconds > 0 ? t.train_images / t.train_seconds : 0);
+        }
+        ex_trainer_free(&t);
+    }
+    wg_dataset_free(&s.test);
+    wg_dataset_free(&all);
+    return rc == 0 ? 0 : 1;
+}

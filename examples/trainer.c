@@ -1,0 +1,249 @@
+#include "trainer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ex_apply_threads(const ex_config *cfg)
+{
+    /* results on stdout and progress on stderr interleave in order even
+     * when stdout is a pipe or a file */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (cfg->threads > 0)
+        wg_set_num_threads(cfg->threads);
+}
+
+int ex_load_data(const ex_config *cfg, int64_t n_val, wg_dataset *all, wg_dataset *train,
+                 wg_dataset *val, wg_dataset *test)
+{
+    memset(all, 0, sizeof *all);
+    memset(test, 0, sizeof *test);
+    if (wg_mnist_load(cfg->data_dir, true, all) != WG_OK ||
+        wg_mnist_load(cfg->data_dir, false, test) != WG_OK) {
+        fprintf(stderr, "error: %s\n(install Debian's dataset-fashion-mnist, or point --data or "
+                "WG_DATA_DIR at an MNIST-format directory)\n", wg_last_error());
+        wg_dataset_free(all);
+        return -1;
+    }
+    if (n_val >= all->count)
+        n_val = all->count / 10;
+    if (wg_dataset_split(all, n_val, cfg->seed, train, val) != WG_OK) {
+        fprintf(stderr, "error: %s\n", wg_last_error());
+        wg_dataset_free(all);
+        wg_dataset_free(test);
+        return -1;
+    }
+    return 0;
+}
+
+double ex_batch_psnr(const wg_real *out, const wg_real *x, int n, int64_t pixels)
+{
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        double se = 0;
+        for (int64_t j = 0; j < pixels; j++) {
+            double e = (double)out[i * pixels + j] - (double)x[i * pixels + j];
+            se += e * e;
+        }
+        double mse = se / (double)pixels;
+        /* a perfect reconstruction would be infinite dB: cap it at 120 */
+        sum += 10 * log10(1 / (mse > 1e-12 ? mse : 1e-12));
+    }
+    return sum;
+}
+
+/* The loss of a batch: the tensor, or a poisoned one on error. */
+static wg_tensor *batch_loss(wg_tape *tape, wg_model *m, ex_task task, const wg_real *x,
+                             wg_shape xs, const int32_t *y, wg_tensor **out)
+{
+    wg_tensor *in = wg_input(tape, x, xs);
+    *out = wg_model_forward(m, tape, in);
+    if (task == EX_CLASSIFY)
+        return wg_softmax_cross_entropy(tape, *out, y);
+    return wg_mse(tape, *out, wg_flatten(tape, in));
+}
+
+int ex_evaluate(wg_model *m, const wg_dataset *d, ex_task task, int batch, int *confusion, int k,
+                ex_eval *r)
+{
+    memset(r, 0, sizeof *r);
+    r->acc = r->psnr = NAN;
+    if (confusion)
+        memset(confusion, 0, sizeof(int) * (size_t)k * (size_t)k);
+    const int64_t pixels = (int64_t)d->channels * d->rows * d->cols;
+    wg_real *x = malloc(sizeof(wg_real) * (size_t)(batch * pixels));
+    int32_t *y = malloc(sizeof(int32_t) * (size_t)batch);
+    int64_t *idx = malloc(sizeof(int64_t) * (size_t)batch);
+    wg_tape *tape = wg_tape_new();
+    if (!x || !y || !idx || !tape) {
+        fprintf(stderr, "error: out of memory in evaluation\n");
+        free(x), free(y), free(idx), wg_tape_free(tape);
+        return -1;
+    }
+    wg_tape_set_grad(tape, false);
+    double loss = 0, psnr = 0;
+    int64_t right = 0;
+    int rc = 0;
+    for (int64_t s = 0; s < d->count; s += batch) {
+        int n = (int)(d->count - s < batch ? d->count - s : batch);
+        for (int i = 0; i < n; i++)
+            idx[i] = s + i;
+        wg_dataset_batch(d, idx, n, x, y);
+        wg_tensor *out;
+        wg_tensor *l = batch_loss(tape, m, task, x, WG_SHAPE(n, d->channels, d->rows, d->cols),
+                                  task == EX_CLASSIFY ? y : NULL, &out);
+        if (wg_tape_status(tape) != WG_OK) {
+            fprintf(stderr, "error: evaluation: %s\n", wg_tape_error(tape));
+            rc = -1;
+            break;
+        }
+        loss += (double)wg_item(l) * n;
+        if (task == EX_CLASSIFY) {
+            const wg_real *o = wg_data(out);
+            int c = (int)wg_dim(out, 1);
+            for (int i = 0; i < n; i++) {
+                int p = ex_argmax(o + (int64_t)i * c, c);
+                right += p == y[i];
+                if (confusion && y[i] >= 0 && y[i] < k && p < k)
+                    confusion[y[i] * k + p]++;
+            }
+        } else {
+            psnr += ex_batch_psnr(wg_data(out), x, n, pixels);
+        }
+        wg_tape_reset(tape);
+    }
+    if (d->count > 0) {
+        r->loss = loss / (double)d->count;
+        if (task == EX_CLASSIFY)
+            r->acc = (double)right / (double)d->count;
+        else
+            r->psnr = psnr / (double)d->count;
+    }
+    free(x), free(y), free(idx);
+    wg_tape_free(tape);
+    return rc;
+}
+
+void ex_trainer_free(ex_trainer *t)
+{
+    free(t->history);
+    t->history = NULL;
+    t->n_history = 0;
+}
+
+int ex_train(ex_trainer *t, const char *csv_path)
+{
+    const ex_config *cfg = t->cfg;
+    const wg_dataset *d = t->train;
+    const int64_t pixels = (int64_t)d->channels * d->rows * d->cols;
+    wg_batcher *b = wg_batcher_new(d, cfg->batch, true, cfg->seed);
+    wg_real *x = malloc(sizeof(wg_real) * (size_t)((int64_t)cfg->batch * pixels));
+    int32_t *y = malloc(sizeof(int32_t) * (size_t)cfg->batch);
+    wg_tape *tape = wg_tape_new();
+    t->history = calloc((size_t)(cfg->epochs > 0 ? cfg->epochs : 1), sizeof *t->history);
+    /* an autoencoder's "accuracy" columns hold its PSNR, and say so */
+    ex_csv *csv = !csv_path ? NULL
+                  : ex_csv_open(csv_path, t->task == EX_CLASSIFY ? EX_EPOCH_CSV_HEADER
+                                                                 : EX_RECON_CSV_HEADER);
+    if (!b || !x || !y || !tape || !t->history || (csv_path && !csv)) {
+        fprintf(stderr, "%s: error: %s\n", t->program,
+                !b ? wg_last_error() : csv_path && !csv ? ex_last_error() : "out of memory");
+        wg_batcher_free(b), free(x), free(y), wg_tape_free(tape), ex_csv_close(csv);
+        return -1;
+    }
+    ex_progress prog;
+    int batches = (int)wg_batcher_batches(b);
+    ex_progress_init(&prog, cfg->epochs, batches, cfg->batch, cfg->max_steps);
+    int rc = 0;
+    for (int e = 0; e < cfg->epochs && rc == 0; e++) {
+        if (cfg->max_steps > 0 && t->steps >= cfg->max_steps)
+            break;
+        double lr = wg_schedule_lr(&t->schedule, t->base_lr, e);
+        wg_optim_set_lr(t->opt, lr);
+        if (!t->quiet)
+            ex_progress_epoch(&prog, e + 1);
+        double t0 = ex_now(), loss_sum = 0, psnr_sum = 0;
+        int64_t seen = 0, right = 0;
+        int n, batch = 0;
+        while ((n = wg_batcher_next(b, x, y)) > 0) {
+            wg_tensor *out;
+            wg_tensor *l = batch_loss(tape, t->model, t->task, x,
+                                      WG_SHAPE(n, d->channels, d->rows, d->cols), y, &out);
+            if (wg_backward(tape, l) != WG_OK || wg_optim_step(t->opt) != WG_OK) {
+                fprintf(stderr, "%s: error at epoch %d, step %ld: %s\n", t->program, e + 1,
+                        t->steps + 1,
+                        wg_tape_status(tape) != WG_OK ? wg_tape_error(tape) : wg_last_error());
+                rc = -1;
+                break;
+            }
+            loss_sum += (double)wg_item(l) * n;
+            if (t->task == EX_CLASSIFY) {
+                int c = (int)wg_dim(out, 1);
+                for (int i = 0; i < n; i++)
+                    right += ex_argmax(wg_data(out) + (int64_t)i * c, c) == y[i];
+            } else {
+                psnr_sum += ex_batch_psnr(wg_data(out), x, n, pixels);
+            }
+            seen += n;
+            wg_tape_reset(tape);
+            t->steps++;
+            batch++;
+            if (!t->quiet)
+                ex_progress_update(&prog, batch, loss_sum / (double)seen,
+                                   t->task == EX_CLASSIFY ? (double)right / (double)seen : -1);
+            if (cfg->max_steps > 0 && t->steps >= cfg->max_steps)
+                break;
+        }
+        if (n > 0) /* stopped early by --max-steps: drop the rest of the epoch */
+            while (wg_batcher_next(b, x, y) > 0)
+                ;
+        double dt = ex_now() - t0;
+        t->train_seconds += dt;
+        t->train_images += seen;
+        if (rc != 0)
+            break;
+        if (!t->quiet)
+            ex_progress_clear(&prog);
+        ex_epoch_metrics *m = &t->history[t->n_history++];
+        m->epoch = e + 1;
+        m->train_loss = seen ? loss_sum / (double)seen : NAN;
+        m->train_acc = !seen ? NAN
+                       : t->task == EX_CLASSIFY ? (double)right / (double)seen
+                                                : psnr_sum / (double)seen;
+        m->lr = lr;
+        m->seconds = dt;
+        m->val_loss = m->val_acc = NAN;
+        if (t->val && t->val->count > 0) {
+            ex_eval ev;
+            if (ex_evaluate(t->model, t->val, t->task, 1000, NULL, 0, &ev) != 0) {
+                rc = -1;
+                break;
+            }
+            m->val_loss = ev.loss;
+            m->val_acc = t->task == EX_CLASSIFY ? ev.acc : ev.psnr;
+        }
+        if (!t->quiet) {
+            if (t->task == EX_CLASSIFY)
+                fprintf(stderr, "epoch %d/%d  lr %.4g  train loss %.4f acc %.4f  val loss %.4f "
+                        "acc %.4f  %.1fs (%.0f images/s)\n", e + 1, cfg->epochs, lr, m->train_loss,
+                        m->train_acc, m->val_loss, m->val_acc, dt, seen / dt);
+            else
+                fprintf(stderr, "epoch %d/%d  lr %.4g  train loss %.5f psnr %.2f dB  val loss "
+                        "%.5f psnr %.2f dB  %.1fs (%.0f images/s)\n", e + 1, cfg->epochs, lr,
+                        m->train_loss, m->train_acc, m->val_loss, m->val_acc, dt, seen / dt);
+        }
+        if (csv && ex_csv_epoch(csv, m) != 0) {
+            fprintf(stderr, "%s: error: %s\n", t->program, ex_last_error());
+            rc = -1;
+        }
+    }
+    if (ex_csv_close(csv) != 0 && rc == 0) {
+        fprintf(stderr, "%s: error: %s\n", t->program, ex_last_error());
+        rc = -1;
+    }
+    wg_batcher_free(b);
+    free(x);
+    free(y);
+    wg_tape_free(tape);
+    return rc;
+}

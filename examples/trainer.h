@@ -1,0 +1,69 @@
+/* The training loop the examples share: epochs over a shuffled training
+ * set, a validation pass per epoch, a learning-rate schedule, progress,
+ * the CSV log, and the final test evaluation with its summary lines. A
+ * program builds its model and optimizer, fills an ex_trainer and calls
+ * ex_train(); everything model-specific stays in the program. */
+#ifndef EX_TRAINER_H
+#define EX_TRAINER_H
+
+#include "common.h"
+
+/** What the model is trained to do. */
+typedef enum ex_task {
+    EX_CLASSIFY,    /**< logits vs labels: softmax cross-entropy, accuracy */
+    EX_RECONSTRUCT, /**< output vs input: mean squared error, PSNR */
+} ex_task;
+
+/** Evaluation of a model over a data set. */
+typedef struct ex_eval {
+    double loss;    /**< mean loss per batch element */
+    double acc;     /**< classification: accuracy; else NAN */
+    double psnr;    /**< reconstruction: mean over images of 10 log10(1 / MSE); else NAN */
+    int *confusion; /**< classification: k x k counts, if the caller passed a matrix */
+} ex_eval;
+
+/** CSV header of a reconstruction run: its "accuracy" is the PSNR in dB. */
+#define EX_RECON_CSV_HEADER "epoch,train_loss,train_psnr_db,val_loss,val_psnr_db,lr,seconds"
+
+/** The sum over n images of 10 log10(1 / MSE(out_i, x_i)), in dB. */
+double ex_batch_psnr(const wg_real *out, const wg_real *x, int n, int64_t pixels);
+
+/** Evaluates in inference mode (no recording), in batches of `batch` so
+ *  memory stays bounded. `confusion` (k x k, zeroed here) may be NULL. */
+int ex_evaluate(wg_model *m, const wg_dataset *d, ex_task task, int batch, int *confusion, int k,
+                ex_eval *out);
+
+/** One training run. */
+typedef struct ex_trainer {
+    const char *program;     /**< for messages */
+    const ex_config *cfg;    /**< epochs, max_steps, batch, seed, out_dir */
+    wg_model *model;
+    wg_optim *opt;
+    ex_task task;
+    wg_schedule schedule;    /**< per epoch; kind CONSTANT for none */
+    double base_lr;          /**< the schedule's base rate */
+    const wg_dataset *train, *val;
+    bool quiet;              /**< no progress or per-epoch lines (studies) */
+    /* results */
+    ex_epoch_metrics *history; /**< one entry per epoch run (malloc'd; freed by ex_trainer_free) */
+    int n_history;
+    long steps;              /**< optimizer steps taken */
+    double train_seconds;    /**< wall time of the training steps, batch assembly included */
+    long train_images;       /**< images trained on */
+} ex_trainer;
+
+/** Runs the epochs; writes `<out_dir>/metrics.csv` unless csv_path is
+ *  NULL. Returns 0, or -1 with the reason printed to stderr. */
+int ex_train(ex_trainer *t, const char *csv_path);
+void ex_trainer_free(ex_trainer *t);
+
+/** Loads Fashion-MNIST (or any MNIST-format directory) from cfg->data_dir
+ *  and holds out the last `n_val` shuffled training images for
+ *  validation. Prints the reason and returns -1 on failure. */
+int ex_load_data(const ex_config *cfg, int64_t n_val, wg_dataset *all, wg_dataset *train,
+                 wg_dataset *val, wg_dataset *test);
+
+/** Applies --threads, and line-buffers stdout. */
+void ex_apply_threads(const ex_config *cfg);
+
+#endif
