@@ -2,10 +2,11 @@
 #include "internal.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static wg_log_fn g_log_fn;
 static void *g_log_ctx;
-static _Thread_local char g_last[512];
+static _Thread_local char g_last[2048];
 
 const char *wg_strerror(wg_status s)
 {
@@ -49,10 +50,14 @@ void wg_log(wg_log_level level, const char *fmt, ...)
 
 wg_status wg_set_last_error(wg_status s, const char *fmt, ...)
 {
+    /* format into a local buffer first: callers often pass wg_last_error()
+     * itself as an argument, to prefix it */
+    char buf[sizeof g_last];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(g_last, sizeof g_last, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    memcpy(g_last, buf, sizeof g_last);
     wg_log(WG_LOG_ERROR, "%s", g_last);
     return s;
 }

@@ -82,8 +82,11 @@ wg_status wg_ckpt_verify(const char *path, bool *sealed)
         s = wg_set_last_error(WG_EFORMAT, "%s: empty file", path);
     } else if (got >= 8 && memcmp(head, hdf5_sig, 8) == 0) {
         s = WG_OK; /* plain HDF5, e.g. from h5py: no CRC to check */
-    } else if (got < sizeof head || memcmp(head, WG_CKPT_MAGIC, WG_CKPT_MAGIC_LEN) != 0) {
+    } else if (got < WG_CKPT_MAGIC_LEN || memcmp(head, WG_CKPT_MAGIC, WG_CKPT_MAGIC_LEN) != 0) {
         s = wg_set_last_error(WG_EFORMAT, "%s: not a wengert checkpoint or HDF5 file", path);
+    } else if (got < sizeof head) {
+        s = wg_set_last_error(WG_EFORMAT, "%s: truncated: the checksum header is cut short",
+                              path);
     } else if (get_le(head + 8, 4) != 1) {
         s = wg_set_last_error(WG_EFORMAT, "%s: checksum header version %u is not supported",
                               path, (unsigned)get_le(head + 8, 4));
@@ -108,15 +111,15 @@ wg_status wg_ckpt_verify(const char *path, bool *sealed)
 
 bool wg_ckpt_h5_path(const char *root, const char *name, const char *leaf, char *out, size_t cap)
 {
+    if (strchr(name, '/')) /* a slash inside a name would invent a group */
+        return false;
     int n = snprintf(out, cap, "%s/%s%s%s", root, name, leaf ? "/" : "", leaf ? leaf : "");
     if (n < 0 || (size_t)n >= cap)
         return false;
-    for (char *p = out + strlen(root) + 1; *p; p++) {
+    char *p = out + strlen(root) + 1, *end = p + strlen(name);
+    for (; p < end; p++) /* only the name's dots open groups, not the leaf's */
         if (*p == '.')
             *p = '/';
-        else if (*p == '/') /* a slash inside a name would invent a group */
-            return false;
-    }
     return true;
 }
 

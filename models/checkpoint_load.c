@@ -362,8 +362,12 @@ wg_status wg_checkpoint_load(const char *path, wg_model *m, wg_optim *opt, wg_tr
 wg_model *wg_checkpoint_load_model(const char *path)
 {
     char arch[1024];
-    if (wg_checkpoint_inspect(path, NULL, NULL, arch, sizeof arch) != WG_OK)
+    if (wg_checkpoint_inspect(path, NULL, NULL, arch, sizeof arch) != WG_OK) {
+        /* say which call failed, not the helper's name */
+        const char *msg = wg_last_error(), *colon = strstr(msg, ": ");
+        wg_set_last_error(WG_EFORMAT, "checkpoint_load_model%s", colon ? colon : msg);
         return NULL;
+    }
     wg_model *m = wg_model_from_json(arch, 0);
     if (!m) {
         wg_set_last_error(WG_EFORMAT, "checkpoint_load_model: %s: %s", path, wg_last_error());
@@ -404,10 +408,8 @@ static wg_status inspect_file(const char *path, inspect_job *ij, char *arch, siz
         s = wg_set_last_error(WG_EFORMAT, "checkpoint_inspect: %s: cannot list /model", path);
     if (s == WG_OK && ij->fn) {
         /* in state_dict order when the file records it */
-        char order[64 * 1024] = "";
         hid_t ga = g;
         hid_t a = H5Aexists(ga, "state_dict_order") > 0 ? H5Aopen(ga, "state_dict_order", H5P_DEFAULT) : -1;
-        (void)order;
         int listed = 0;
         if (a >= 0) {
             hid_t t = H5Aget_type(a), sp = H5Aget_space(a);

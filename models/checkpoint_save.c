@@ -11,6 +11,8 @@
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,7 +28,9 @@ static void split_path(const char *path, char *dir, char *base, size_t cap)
     snprintf(base, cap, "%s", basename(b));
 }
 
-/* Removes "<base>.tmp-*" files that a killed save left behind. */
+/* Removes "<base>.tmp-<pid>-<n>" files that a killed save left behind:
+ * those whose process is gone, so a concurrent save by a live process
+ * keeps its file. */
 static void remove_stale(const char *dir, const char *base)
 {
     DIR *d = opendir(dir);
@@ -38,6 +42,11 @@ static void remove_stale(const char *dir, const char *base)
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (strncmp(e->d_name, prefix, n) == 0) {
+            char *end;
+            long pid = strtol(e->d_name + n, &end, 10);
+            if (end != e->d_name + n && *end == '-' && pid > 0 &&
+                (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+                continue; /* ours, or a live process's */
             char full[8400];
             snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
             unlink(full);
@@ -151,6 +160,7 @@ static herr_t write_all(const char *tmp, wg_model *m, const wg_optim *o, const w
     H5Pclose(fapl);
     if (f < 0)
         return -1;
+    errno = 0; /* libhdf5 leaves ENOENT behind even when it succeeds */
     char producer[64];
     snprintf(producer, sizeof producer, "wengert %s", wg_version());
     const char *arch = wg_model_arch_json(m);
@@ -198,8 +208,9 @@ wg_status wg_checkpoint_save(const char *path, wg_model *m, const wg_optim *opt,
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return wg_set_last_error(WG_EIO, "checkpoint_save: %s is a directory", path);
     remove_stale(dir, base);
-    static int counter;
-    snprintf(tmp, sizeof tmp, "%s/%s.tmp-%ld-%d", dir, base, (long)getpid(), counter++);
+    static int counter; /* distinct names for saves from several threads */
+    snprintf(tmp, sizeof tmp, "%s/%s.tmp-%ld-%d", dir, base, (long)getpid(),
+             __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
 
     herr_t r;
     errno = 0;
