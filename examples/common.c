@@ -47,7 +47,7 @@ enum { OPT_LONG = 100, OPT_U64 = 101 };
 
 /* The shared options as a table pointing into cfg, so that they are parsed
  * and printed by the same code as the program's own. */
-enum { N_SHARED = 8 };
+enum { N_SHARED = 10 };
 static void shared_options(ex_option *o, ex_config *cfg, const ex_program *prog)
 {
     unsigned hide = prog->hide;
@@ -66,6 +66,11 @@ static void shared_options(ex_option *o, ex_config *cfg, const ex_program *prog)
         "Fashion-MNIST directory\n(default: $WG_DATA_DIR, else /usr/share/datasets/fashion-mnist)",
         0, 0);
     ADD(EX_HIDE_OUT, "out", EX_OPT_STRING, &cfg->out_dir, "DIR", "output directory", 0, 0);
+    ADD(EX_HIDE_CHECKPOINT, "save", EX_OPT_STRING, &cfg->save_path, "FILE",
+        "checkpoint written after every epoch\n(default: checkpoint.h5 in the output directory)",
+        0, 0);
+    ADD(EX_HIDE_CHECKPOINT, "resume", EX_OPT_STRING, &cfg->resume_path, "FILE",
+        "continue the run saved in FILE (model, optimizer, data position)", 0, 0);
 #undef ADD
     o[i] = (ex_option){0};
 }

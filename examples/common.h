@@ -77,6 +77,8 @@ typedef struct ex_config {
     uint64_t seed;        /**< --seed N: random seed */
     const char *data_dir; /**< --data DIR: NULL = WG_DATA_DIR or Debian's location */
     const char *out_dir;  /**< --out DIR: NULL before parsing = results/<program> */
+    const char *save_path;   /**< --save FILE: checkpoint every epoch (NULL: <out>/checkpoint.h5) */
+    const char *resume_path; /**< --resume FILE: continue the run a checkpoint holds */
     char out_buf[256];    /**< storage for the default out_dir */
 } ex_config;
 
@@ -90,7 +92,8 @@ enum {
     EX_HIDE_SEED = 1 << 5,
     EX_HIDE_DATA = 1 << 6,
     EX_HIDE_OUT = 1 << 7,
-    EX_HIDE_TRAINING = EX_HIDE_EPOCHS | EX_HIDE_MAX_STEPS | EX_HIDE_LR
+    EX_HIDE_CHECKPOINT = 1 << 8, /**< --save and --resume */
+    EX_HIDE_TRAINING = EX_HIDE_EPOCHS | EX_HIDE_MAX_STEPS | EX_HIDE_LR | EX_HIDE_CHECKPOINT
 };
 
 /** What a program tells the parser about itself. */

@@ -40,7 +40,7 @@ static int draw_reconstructions(const char *path, wg_model *m, const wg_dataset 
         const char *captions[20];
         for (int i = 0; i < n; i++) {
             captions[i] = ex_fashion_classes[y[i]];
-            captions[n + i] = "reconstructed";
+            captions[n + i] = NULL; /* the row label says it */
         }
         const char *rows[2] = { "original", "autoencoder" };
         ex_grid_style st = { .title = "Autoencoder reconstructions (Fashion-MNIST test images)",
@@ -60,14 +60,16 @@ static int draw_reconstructions(const char *path, wg_model *m, const wg_dataset 
 int main(int argc, char **argv)
 {
     ex_config cfg = ex_config_defaults();
-    cfg.epochs = 5;
+    cfg.epochs = 10;
     cfg.batch = 64;
     cfg.lr = 5;
     double momentum = 0.9;
     int code = 32, n_val = 5000;
+    const char *schedule = "cosine";
     const ex_option extra[] = {
         { "momentum", EX_OPT_DOUBLE, &momentum, "X", "SGD momentum", 0, 0.999 },
         { "code", EX_OPT_INT, &code, "N", "units of each of the three hidden layers", 1, 4096 },
+        { "schedule", EX_OPT_STRING, &schedule, "NAME", EX_SCHEDULE_HELP, 0, 0 },
         { "val", EX_OPT_INT, &n_val, "N", "training images held out for validation", 0, 59000 },
         { 0 },
     };
@@ -78,6 +80,13 @@ int main(int argc, char **argv)
     int rc = ex_parse_args(argc, argv, &prog, &cfg);
     if (rc != EX_RUN)
         return rc;
+    wg_schedule sched;
+    if (ex_parse_schedule(schedule, cfg.epochs, &sched) != 0) {
+        fprintf(stderr, "train_autoencoder: unknown schedule '%s' (cosine, step, none)\n",
+                schedule);
+        ex_print_usage(stderr, &prog, &cfg);
+        return 2;
+    }
     ex_apply_threads(&cfg);
     if (ex_mkdir_p(cfg.out_dir) != 0) {
         fprintf(stderr, "train_autoencoder: %s\n", ex_last_error());
@@ -99,7 +108,7 @@ int main(int argc, char **argv)
     char csv[512], path[512];
     ex_path_join(csv, sizeof csv, cfg.out_dir, "metrics.csv");
     ex_trainer t = { .program = "train_autoencoder", .cfg = &cfg, .model = m, .opt = o,
-                     .task = EX_RECONSTRUCT, .schedule = { .kind = WG_SCHED_CONSTANT },
+                     .task = EX_RECONSTRUCT, .schedule = sched,
                      .base_lr = cfg.lr, .train = &train, .val = &val };
     rc = ex_train(&t, csv);
     ex_eval ev;

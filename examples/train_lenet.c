@@ -21,7 +21,7 @@ int main(int argc, char **argv)
     const char *schedule = "cosine";
     const ex_option extra[] = {
         { "momentum", EX_OPT_DOUBLE, &momentum, "X", "SGD momentum", 0, 0.999 },
-        { "schedule", EX_OPT_STRING, &schedule, "NAME", "learning-rate schedule per epoch: cosine, step (x0.1 every 5), none", 0, 0 },
+        { "schedule", EX_OPT_STRING, &schedule, "NAME", EX_SCHEDULE_HELP, 0, 0 },
         { "val", EX_OPT_INT, &n_val, "N", "training images held out for validation", 0, 59000 },
         { 0 },
     };
@@ -31,12 +31,8 @@ int main(int argc, char **argv)
     int rc = ex_parse_args(argc, argv, &prog, &cfg);
     if (rc != EX_RUN)
         return rc;
-    wg_schedule sched = { .kind = WG_SCHED_CONSTANT };
-    if (strcmp(schedule, "cosine") == 0)
-        sched = (wg_schedule){ .kind = WG_SCHED_COSINE, .t_max = cfg.epochs };
-    else if (strcmp(schedule, "step") == 0)
-        sched = (wg_schedule){ .kind = WG_SCHED_STEP, .step_size = 5, .gamma = 0.1 };
-    else if (strcmp(schedule, "none") != 0) {
+    wg_schedule sched;
+    if (ex_parse_schedule(schedule, cfg.epochs, &sched) != 0) {
         fprintf(stderr, "train_lenet: unknown schedule '%s' (cosine, step, none)\n", schedule);
         ex_print_usage(stderr, &prog, &cfg);
         return 2;

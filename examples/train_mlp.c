@@ -16,6 +16,7 @@ typedef struct {
     ex_config cfg;
     int hidden, n_val;
     wg_activation act;
+    wg_schedule sched;
     wg_dataset train, val, test;
 } setup;
 
@@ -53,7 +54,7 @@ static int run(setup *s, double lr, bool quiet, bool draw, const char *csv, ex_t
         draw_weights(path, "MLP first-layer weights before training (random)", m, s->hidden);
     }
     *t = (ex_trainer){ .program = "train_mlp", .cfg = &s->cfg, .model = m, .opt = o,
-                       .task = EX_CLASSIFY, .schedule = { .kind = WG_SCHED_CONSTANT },
+                       .task = EX_CLASSIFY, .schedule = s->sched,
                        .base_lr = lr, .train = &s->train, .val = &s->val, .quiet = quiet };
     int rc = ex_train(t, csv);
     if (rc == 0)
@@ -145,11 +146,12 @@ int main(int argc, char **argv)
     s.cfg.epochs = 10;
     s.cfg.batch = 64;
     s.cfg.lr = 0.5;
-    const char *act = "sigmoid";
+    const char *act = "sigmoid", *schedule = "cosine";
     bool study = false;
     const ex_option extra[] = {
         { "hidden", EX_OPT_INT, &s.hidden, "N", "hidden units", 1, 65536 },
         { "activation", EX_OPT_STRING, &act, "NAME", "hidden activation: sigmoid, tanh, relu", 0, 0 },
+        { "schedule", EX_OPT_STRING, &schedule, "NAME", EX_SCHEDULE_HELP, 0, 0 },
         { "val", EX_OPT_INT, &s.n_val, "N", "training images held out for validation", 0, 59000 },
         { "lr-study", EX_OPT_FLAG, &study, NULL, "train at --lr, 10x and 0.1x it and plot the three runs", 0, 0 },
         { 0 },
@@ -163,6 +165,11 @@ int main(int argc, char **argv)
         return rc;
     if (wg_activation_parse(act, &s.act) != WG_OK || s.act == WG_ACT_NONE) {
         fprintf(stderr, "train_mlp: unknown activation '%s' (sigmoid, tanh, relu)\n", act);
+        ex_print_usage(stderr, &prog, &s.cfg);
+        return 2;
+    }
+    if (ex_parse_schedule(schedule, s.cfg.epochs, &s.sched) != 0) {
+        fprintf(stderr, "train_mlp: unknown schedule '%s' (cosine, step, none)\n", schedule);
         ex_print_usage(stderr, &prog, &s.cfg);
         return 2;
     }

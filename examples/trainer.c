@@ -13,6 +13,19 @@ void ex_apply_threads(const ex_config *cfg)
         wg_set_num_threads(cfg->threads);
 }
 
+int ex_parse_schedule(const char *name, int epochs, wg_schedule *s)
+{
+    if (strcmp(name, "cosine") == 0)
+        *s = (wg_schedule){ .kind = WG_SCHED_COSINE, .t_max = epochs > 0 ? epochs : 1 };
+    else if (strcmp(name, "step") == 0)
+        *s = (wg_schedule){ .kind = WG_SCHED_STEP, .step_size = 5, .gamma = 0.1 };
+    else if (strcmp(name, "none") == 0)
+        *s = (wg_schedule){ .kind = WG_SCHED_CONSTANT };
+    else
+        return -1;
+    return 0;
+}
+
 int ex_load_data(const ex_config *cfg, int64_t n_val, wg_dataset *all, wg_dataset *train,
                  wg_dataset *val, wg_dataset *test)
 {
@@ -131,23 +144,74 @@ void ex_trainer_free(ex_trainer *t)
     t->n_history = 0;
 }
 
+/* Saves the run: model, optimizer, and where the data stream stands. */
+static int save_checkpoint(ex_trainer *t, const char *path, int64_t epoch, int64_t position,
+                           uint64_t data_seed)
+{
+    wg_train_state ts = { .epoch = epoch, .global_step = t->steps, .position = position,
+                          .data_seed = data_seed, .rng = *wg_model_rng(t->model),
+                          .base_lr = t->base_lr, .best_epoch = -1, .best_val_loss = NAN };
+    if (wg_checkpoint_save(path, t->model, t->opt, &ts) != WG_OK) {
+        fprintf(stderr, "%s: error: %s\n", t->program, wg_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+/* Loads --resume into the model and optimizer; returns where to continue. */
+static int resume(ex_trainer *t, const char *path, wg_train_state *ts)
+{
+    if (wg_checkpoint_load(path, t->model, t->opt, ts, true, NULL) != WG_OK) {
+        fprintf(stderr, "%s: cannot resume: %s\n", t->program, wg_last_error());
+        return -1;
+    }
+    *wg_model_rng(t->model) = ts->rng;
+    t->steps = (long)ts->global_step;
+    if (t->base_lr != ts->base_lr && !t->quiet)
+        fprintf(stderr, "%s: resuming with the saved base learning rate %g\n", t->program,
+                ts->base_lr);
+    t->base_lr = ts->base_lr;
+    if (!t->quiet)
+        fprintf(stderr, "%s: resumed from %s at epoch %lld, image %lld, step %lld\n", t->program,
+                path, (long long)ts->epoch + 1, (long long)ts->position,
+                (long long)ts->global_step);
+    return 0;
+}
+
 int ex_train(ex_trainer *t, const char *csv_path)
 {
     const ex_config *cfg = t->cfg;
     const wg_dataset *d = t->train;
     const int64_t pixels = (int64_t)d->channels * d->rows * d->cols;
-    wg_batcher *b = wg_batcher_new(d, cfg->batch, true, cfg->seed);
+    char save_buf[512];
+    const char *save_path = cfg->save_path;
+    if (!save_path && cfg->out_dir) {
+        ex_path_join(save_buf, sizeof save_buf, cfg->out_dir, "checkpoint.h5");
+        save_path = save_buf;
+    }
+    wg_train_state ts = { .data_seed = cfg->seed };
+    if (cfg->resume_path && resume(t, cfg->resume_path, &ts) != 0)
+        return -1;
+    /* the data order of a resumed run is the saved one */
+    wg_batcher *b = wg_batcher_new(d, cfg->batch, true, ts.data_seed);
     wg_real *x = malloc(sizeof(wg_real) * (size_t)((int64_t)cfg->batch * pixels));
     int32_t *y = malloc(sizeof(int32_t) * (size_t)cfg->batch);
     wg_tape *tape = wg_tape_new();
     t->history = calloc((size_t)(cfg->epochs > 0 ? cfg->epochs : 1), sizeof *t->history);
-    /* an autoencoder's "accuracy" columns hold its PSNR, and say so */
+    /* an autoencoder's "accuracy" columns hold its PSNR, and say so; a
+     * resumed run appends to its log */
+    const char *header = t->task == EX_CLASSIFY ? EX_EPOCH_CSV_HEADER : EX_RECON_CSV_HEADER;
     ex_csv *csv = !csv_path ? NULL
-                  : ex_csv_open(csv_path, t->task == EX_CLASSIFY ? EX_EPOCH_CSV_HEADER
-                                                                 : EX_RECON_CSV_HEADER);
-    if (!b || !x || !y || !tape || !t->history || (csv_path && !csv)) {
+                  : cfg->resume_path ? ex_csv_append(csv_path, header)
+                                     : ex_csv_open(csv_path, header);
+    bool ok = b && x && y && tape && t->history && (!csv_path || csv);
+    if (ok && wg_batcher_seek(b, ts.epoch, ts.position) != WG_OK)
+        ok = false;
+    if (!ok) {
         fprintf(stderr, "%s: error: %s\n", t->program,
-                !b ? wg_last_error() : csv_path && !csv ? ex_last_error() : "out of memory");
+                !b || (b && x && y && tape && t->history && (!csv_path || csv)) ? wg_last_error()
+                : csv_path && !csv                                           ? ex_last_error()
+                                                                             : "out of memory");
         wg_batcher_free(b), free(x), free(y), wg_tape_free(tape), ex_csv_close(csv);
         return -1;
     }
@@ -155,7 +219,7 @@ int ex_train(ex_trainer *t, const char *csv_path)
     int batches = (int)wg_batcher_batches(b);
     ex_progress_init(&prog, cfg->epochs, batches, cfg->batch, cfg->max_steps);
     int rc = 0;
-    for (int e = 0; e < cfg->epochs && rc == 0; e++) {
+    for (int e = (int)ts.epoch; e < cfg->epochs && rc == 0; e++) {
         if (cfg->max_steps > 0 && t->steps >= cfg->max_steps)
             break;
         double lr = wg_schedule_lr(&t->schedule, t->base_lr, e);
@@ -164,7 +228,8 @@ int ex_train(ex_trainer *t, const char *csv_path)
             ex_progress_epoch(&prog, e + 1);
         double t0 = ex_now(), loss_sum = 0, psnr_sum = 0;
         int64_t seen = 0, right = 0;
-        int n, batch = 0;
+        int n, batch = (int)(ts.position / cfg->batch);
+        bool stopped = false;
         while ((n = wg_batcher_next(b, x, y)) > 0) {
             wg_tensor *out;
             wg_tensor *l = batch_loss(tape, t->model, t->task, x,
@@ -191,12 +256,12 @@ int ex_train(ex_trainer *t, const char *csv_path)
             if (!t->quiet)
                 ex_progress_update(&prog, batch, loss_sum / (double)seen,
                                    t->task == EX_CLASSIFY ? (double)right / (double)seen : -1);
-            if (cfg->max_steps > 0 && t->steps >= cfg->max_steps)
+            if (cfg->max_steps > 0 && t->steps >= cfg->max_steps) {
+                stopped = true; /* --max-steps: the checkpoint records the position */
                 break;
+            }
         }
-        if (n > 0) /* stopped early by --max-steps: drop the rest of the epoch */
-            while (wg_batcher_next(b, x, y) > 0)
-                ;
+        ts.position = 0;
         double dt = ex_now() - t0;
         t->train_seconds += dt;
         t->train_images += seen;
@@ -236,6 +301,17 @@ int ex_train(ex_trainer *t, const char *csv_path)
             fprintf(stderr, "%s: error: %s\n", t->program, ex_last_error());
             rc = -1;
         }
+        if (save_path && rc == 0) {
+            int64_t be, served;
+            wg_batcher_position(b, &be, &served);
+            /* a stop on the epoch's last batch resumes at the next epoch */
+            if (stopped && served < d->count)
+                rc = save_checkpoint(t, save_path, be, served, ts.data_seed);
+            else
+                rc = save_checkpoint(t, save_path, e + 1, 0, ts.data_seed);
+        }
+        if (stopped)
+            break;
     }
     if (ex_csv_close(csv) != 0 && rc == 0) {
         fprintf(stderr, "%s: error: %s\n", t->program, ex_last_error());

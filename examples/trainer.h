@@ -63,6 +63,11 @@ void ex_trainer_free(ex_trainer *t);
 int ex_load_data(const ex_config *cfg, int64_t n_val, wg_dataset *all, wg_dataset *train,
                  wg_dataset *val, wg_dataset *test);
 
+/** Parses a schedule name for a run of `epochs` epochs: "cosine" (to 0
+ *  over the run), "step" (x0.1 every 5 epochs) or "none". -1 if unknown. */
+int ex_parse_schedule(const char *name, int epochs, wg_schedule *s);
+#define EX_SCHEDULE_HELP "learning-rate schedule per epoch: cosine, step (x0.1 every 5), none"
+
 /** Applies --threads, and line-buffers stdout. */
 void ex_apply_threads(const ex_config *cfg);
 
