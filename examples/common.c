@@ -128,7 +128,8 @@ void ex_print_usage(FILE *f, const ex_program *prog, const ex_config *cfg)
     default_out(prog, &c);
     ex_option shared[N_SHARED + 1];
     shared_options(shared, &c, prog);
-    fprintf(f, "usage: %s [options]\n", prog->name);
+    fprintf(f, "usage: %s%s%s [options]\n", prog->name, prog->args ? " " : "",
+            prog->args ? prog->args : "");
     if (prog->summary)
         fprintf(f, "%s\n", prog->summary);
     fprintf(f, "\noptions:\n  %-20s %s\n", "--help", "print this help and exit");

@@ -102,6 +102,7 @@ typedef struct ex_program {
     const char *summary;       /**< one or more lines shown by --help */
     const ex_option *options;  /**< program-specific options ({0}-terminated) or NULL */
     unsigned hide;             /**< EX_HIDE_* bits */
+    const char *args;          /**< positional arguments for the usage line, or NULL */
 } ex_program;
 
 /** Generic defaults: 10 epochs, no step limit, batch 64, lr 0.01, the

@@ -60,9 +60,9 @@ int main(int argc, char **argv)
         { 0 },
     };
     const ex_program prog = { "evaluate",
-                              "usage: evaluate CHECKPOINT [options]\n"
                               "Evaluates a checkpoint on the test set of an MNIST-format directory.",
-                              extra, EX_HIDE_TRAINING | EX_HIDE_BATCH | EX_HIDE_SEED | EX_HIDE_OUT };
+                              extra, EX_HIDE_TRAINING | EX_HIDE_BATCH | EX_HIDE_SEED | EX_HIDE_OUT,
+                              "CHECKPOINT" };
     /* the checkpoint is the one positional argument, first */
     if (argc > 1 && argv[1][0] != '-') {
         ckpt = argv[1];
