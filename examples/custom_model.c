@@ -60,7 +60,7 @@ int main(int argc, char **argv)
     const ex_program prog = { "custom_model",
                               "Defines a small CNN of its own with the public API and trains it "
                               "on Fashion-MNIST with Adam.",
-                              NULL, 0 };
+                              NULL, 0, NULL };
     int rc = ex_parse_args(argc, argv, &prog, &cfg);
     if (rc != EX_RUN)
         return rc;

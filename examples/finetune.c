@@ -97,7 +97,7 @@ int main(int argc, char **argv)
     const ex_program prog = { "finetune",
                               "Fine-tunes a LeNet-5 pretrained on classes 0-4 to classes 5-9 from "
                               "a few labelled images, against training from scratch.",
-                              extra, EX_HIDE_CHECKPOINT };
+                              extra, EX_HIDE_CHECKPOINT, NULL };
     int rc = ex_parse_args(argc, argv, &prog, &cfg);
     if (rc != EX_RUN)
         return rc;

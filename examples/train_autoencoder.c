@@ -76,7 +76,7 @@ int main(int argc, char **argv)
     const ex_program prog = { "train_autoencoder",
                               "Trains a four-layer autoencoder (784 -> N -> N -> N -> 784) on "
                               "Fashion-MNIST with SGD and momentum.",
-                              extra, 0 };
+                              extra, 0, NULL };
     int rc = ex_parse_args(argc, argv, &prog, &cfg);
     if (rc != EX_RUN)
         return rc;

@@ -27,7 +27,7 @@ int main(int argc, char **argv)
     };
     const ex_program prog = { "train_lenet",
                               "Trains LeNet-5 on Fashion-MNIST (1x28x28 images, 10 classes) with SGD.",
-                              extra, 0 };
+                              extra, 0, NULL };
     int rc = ex_parse_args(argc, argv, &prog, &cfg);
     if (rc != EX_RUN)
         return rc;

@@ -159,7 +159,7 @@ int main(int argc, char **argv)
     const ex_program prog = { "train_mlp",
                               "Trains a two-layer perceptron (784 -> hidden -> 10) on Fashion-MNIST "
                               "with SGD.",
-                              extra, 0 };
+                              extra, 0, NULL };
     int rc = ex_parse_args(argc, argv, &prog, &s.cfg);
     if (rc != EX_RUN)
         return rc;
