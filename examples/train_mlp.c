@@ -119,7 +119,7 @@ static int lr_study(setup *s)
         }
         ex_panel panels[2] = {
             { "loss (solid: training, dashed: validation)", "cross-entropy", loss, 6, false, true },
-            { "accuracy (solid: training, dashed: validation)", "accuracy", acc, 6, true, false },
+            { "accuracy (solid: training, dashed: validation)", "accuracy (%)", acc, 6, true, false },
         };
         ex_path_join(png, sizeof png, s->cfg.out_dir, "lr_study.png");
         if (ex_plot_panels(png, "MLP on Fashion-MNIST: three learning rates", "epoch", panels, 2))

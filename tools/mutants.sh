@@ -38,11 +38,13 @@ for m in "${mutants[@]}"; do
   if cmp -s "$file" "$file.orig"; then
     echo "NOT APPLIED  $what (pattern out of date)"; survivors=$((survivors + 1))
   else
-    make -j2 tests/test_gradcheck_ops tests/test_torch_ref >/dev/null 2>&1
+    make -j2 tests/test_gradcheck_ops tests/test_torch_ref tests/test_models >/dev/null 2>&1
     g="passed"; ./tests/test_gradcheck_ops >/dev/null 2>&1 || g="FAILED"
     r="passed"; WG_TEST_DATA=tests/data ./tests/test_torch_ref >/dev/null 2>&1 || r="FAILED"
+    m="passed"; ./tests/test_models >/dev/null 2>&1 || m="FAILED"
     if [ "$g" = FAILED ]; then status="killed  "; else status="SURVIVED"; survivors=$((survivors + 1)); fi
-    printf '%s  %-58s gradcheck %s, torch reference %s\n' "$status" "$what" "$g" "$r"
+    printf '%s  %-58s ops gradcheck %s, torch reference %s, model gradchecks %s\n' \
+      "$status" "$what" "$g" "$r" "$m"
   fi
   mv "$file.orig" "$file"
 done
