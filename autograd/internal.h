@@ -158,5 +158,7 @@ WG_INTERNAL void wg_gemm(bool trans_a, bool trans_b, int m, int n, int k, wg_rea
 WG_INTERNAL void wg_vtanh(int64_t n, const wg_real *x, wg_real *y);
 WG_INTERNAL void wg_vsigmoid(int64_t n, const wg_real *x, wg_real *y);
 WG_INTERNAL void wg_vexp(int64_t n, const wg_real *x, wg_real *y);
+/* "SLEEF AVX2" or "libm": which path the functions above take here */
+WG_INTERNAL const char *wg_vmath_name(void);
 
 #endif

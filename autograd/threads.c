@@ -98,7 +98,7 @@ const char *wg_version(void)
 
 const char *wg_build_info(void)
 {
-    static char buf[512];
+    static char buf[768];
     const char *blas = WG_BLAS_NAME;
     const char *par = "";
     const char *core = "";
@@ -116,9 +116,10 @@ const char *wg_build_info(void)
 #ifdef HAVE_OPENBLAS_GET_CONFIG
     config = openblas_get_config();
 #endif
-    snprintf(buf, sizeof buf, "wengert %s, %s precision, BLAS %s%s%s%s%s%s%s, %s, %d thread%s",
+    snprintf(buf, sizeof buf, "wengert %s, %s precision, BLAS %s%s%s%s%s%s%s, vector math %s, %s, %d thread%s",
              PACKAGE_VERSION, sizeof(wg_real) == sizeof(double) ? "double" : "single", blas, par,
              *core ? ", core " : "", core, *config ? " (" : "", config, *config ? ")" : "",
+             wg_vmath_name(),
 #ifdef _OPENMP
              "OpenMP",
 #else

@@ -901,7 +901,8 @@ typedef struct wg_train_state {
     int64_t global_step;  /**< optimizer steps taken */
     int64_t position;     /**< images already served in the current epoch */
     uint64_t data_seed;   /**< the batcher's seed (epoch e's order depends on it and e) */
-    wg_rng rng;           /**< the model's generator */
+    wg_rng rng;           /**< the model's generator (saved from and restored into the
+                               model by the checkpoint calls) */
     double base_lr;       /**< the schedule's base learning rate */
     int64_t best_epoch;   /**< early stopping: the best epoch so far (-1: none) */
     double best_val_loss; /**< and its validation loss */

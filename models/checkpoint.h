@@ -38,6 +38,10 @@ WG_INTERNAL herr_t wg_h5_read_str(hid_t obj, const char *name, char *out, size_t
 WG_INTERNAL herr_t wg_h5_read_i64(hid_t obj, const char *name, int64_t *v);
 WG_INTERNAL herr_t wg_h5_read_f64(hid_t obj, const char *name, double *v);
 WG_INTERNAL herr_t wg_h5_read_u64s(hid_t obj, const char *name, uint64_t *v, int n);
+/* A new group without timestamps (so equal checkpoints are equal bytes). */
+WG_INTERNAL hid_t wg_h5_group(hid_t loc, const char *path);
+/* Creates the missing groups on the way to `path`. */
+WG_INTERNAL herr_t wg_h5_make_parents(hid_t file, const char *path);
 /* Writes a real array with Fletcher-32 checksums; creates parent groups. */
 WG_INTERNAL herr_t wg_h5_write_real(hid_t file, const char *path, const wg_real *v,
                                     const wg_shape *shape, bool f64);

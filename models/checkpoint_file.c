@@ -277,6 +277,33 @@ herr_t wg_h5_read_u64s(hid_t obj, const char *name, uint64_t *v, int n)
 #define H5_NATIVE_REAL H5T_NATIVE_FLOAT
 #endif
 
+hid_t wg_h5_group(hid_t loc, const char *path)
+{
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    H5Pset_obj_track_times(gcpl, 0);
+    hid_t g = H5Gcreate2(loc, path, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    H5Pclose(gcpl);
+    return g;
+}
+
+herr_t wg_h5_make_parents(hid_t file, const char *path)
+{
+    char buf[512];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return -1;
+    for (char *p = buf + 1; (p = strchr(p, '/')) != NULL; p++) {
+        *p = 0;
+        if (H5Lexists(file, buf, H5P_DEFAULT) <= 0) {
+            hid_t g = wg_h5_group(file, buf);
+            if (g < 0)
+                return -1;
+            H5Gclose(g);
+        }
+        *p = '/';
+    }
+    return 0;
+}
+
 herr_t wg_h5_write_real(hid_t file, const char *path, const wg_real *v, const wg_shape *shape,
                         bool f64)
 {
@@ -289,7 +316,15 @@ herr_t wg_h5_write_real(hid_t file, const char *path, const wg_real *v, const wg
     hid_t sp = shape->ndim ? H5Screate_simple(shape->ndim, dims, NULL) : H5Screate(H5S_SCALAR);
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
+    /* parent groups made here rather than as intermediates, so that they
+     * too carry no timestamps */
+    if (wg_h5_make_parents(file, path) < 0) {
+        H5Pclose(dcpl);
+        H5Pclose(lcpl);
+        H5Sclose(sp);
+        return -1;
+    }
+    H5Pset_obj_track_times(dcpl, 0); /* no timestamps: the same model, the same bytes */
     if (shape->ndim && !empty) { /* filters need chunks: one chunk, the whole array */
         H5Pset_chunk(dcpl, shape->ndim, dims);
         H5Pset_fletcher32(dcpl);

@@ -304,8 +304,10 @@ static void apply(load_job *j)
         j->opt->lr = j->lr;
         j->opt->steps = j->steps;
     }
-    if (j->ts)
+    if (j->ts) {
         *j->ts = j->new_ts;
+        *wg_model_rng(j->m) = j->new_ts.rng; /* the model's generator resumes too */
+    }
 }
 
 wg_status wg_checkpoint_load(const char *path, wg_model *m, wg_optim *opt, wg_train_state *ts,

@@ -62,7 +62,7 @@ static herr_t save_model(hid_t f, wg_model *m)
     const char *names[4096];
     if (n > 4096)
         return -1;
-    hid_t g = H5Gcreate2(f, "/model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = wg_h5_group(f, "/model");
     if (g < 0)
         return -1;
     herr_t r = 0;
@@ -83,7 +83,7 @@ static herr_t save_model(hid_t f, wg_model *m)
 
 static herr_t save_optim(hid_t f, const wg_optim *o)
 {
-    hid_t g = H5Gcreate2(f, "/optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = wg_h5_group(f, "/optimizer");
     if (g < 0)
         return -1;
     const bool sgd = o->kind == WG_OPT_SGD;
@@ -132,16 +132,16 @@ static herr_t save_optim(hid_t f, const wg_optim *o)
     return 0;
 }
 
-static herr_t save_training(hid_t f, const wg_train_state *ts)
+static herr_t save_training(hid_t f, const wg_train_state *ts, const wg_rng *rng)
 {
-    hid_t g = H5Gcreate2(f, "/training", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = wg_h5_group(f, "/training");
     if (g < 0)
         return -1;
     herr_t r = wg_h5_attr_i64(g, "epoch", ts->epoch);
     r |= wg_h5_attr_i64(g, "global_step", ts->global_step);
     r |= wg_h5_attr_i64(g, "position", ts->position);
     r |= wg_h5_attr_u64s(g, "data_seed", &ts->data_seed, 1);
-    r |= wg_h5_attr_u64s(g, "rng_state", ts->rng.s, 4);
+    r |= wg_h5_attr_u64s(g, "rng_state", rng->s, 4);
     r |= wg_h5_attr_f64(g, "base_lr", ts->base_lr);
     r |= wg_h5_attr_i64(g, "best_epoch", ts->best_epoch);
     r |= wg_h5_attr_f64(g, "best_val_loss", ts->best_val_loss);
@@ -153,6 +153,7 @@ static herr_t write_all(const char *tmp, wg_model *m, const wg_optim *o, const w
 {
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE), fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_userblock(fcpl, WG_CKPT_USERBLOCK);
+    H5Pset_obj_track_times(fcpl, 0);
     /* the 1.10 format checksums all metadata */
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_LATEST);
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
@@ -181,7 +182,7 @@ static herr_t write_all(const char *tmp, wg_model *m, const wg_optim *o, const w
     if (r >= 0 && o)
         r = save_optim(f, o);
     if (r >= 0 && ts)
-        r = save_training(f, ts);
+        r = save_training(f, ts, wg_model_rng(m));
     if (H5Fclose(f) < 0) /* the close writes buffered data: it can fail on a full disk */
         r = -1;
     return r;
