@@ -27,6 +27,53 @@ static wg_status maxpool2d_backward(wg_tape *t, wg_node *nd)
 
 const wg_op_desc wg_op_maxpool2d = { "maxpool2d", 1, maxpool2d_backward };
 
+/* v replaces the running maximum m: greater, or a NaN over a number */
+#define BEATS(v, m) ((v) > (m) || ((v) != (v) && (m) == (m)))
+
+/* One plane, any window. */
+static void pool_any(const wg_real *xp, int w, int oh, int ow, int kh, int kw, int sh, int sw,
+                     wg_real *yp, int32_t *arg)
+{
+    for (int i = 0; i < oh; i++)
+        for (int j = 0; j < ow; j++) {
+            int best = i * sh * w + j * sw;
+            wg_real m = xp[best];
+            for (int a = 0; a < kh; a++)
+                for (int b = 0; b < kw; b++) {
+                    int k = (i * sh + a) * w + j * sw + b;
+                    if (BEATS(xp[k], m)) {
+                        m = xp[k];
+                        best = k;
+                    }
+                }
+            yp[i * ow + j] = m;
+            if (arg)
+                arg[i * ow + j] = best;
+        }
+}
+
+/* One plane, the common 2x2 window with stride 2: the same comparisons in
+ * the same order as pool_any, unrolled. */
+static void pool_2x2(const wg_real *xp, int w, int oh, int ow, wg_real *yp, int32_t *arg)
+{
+    for (int i = 0; i < oh; i++) {
+        const wg_real *r0 = xp + 2 * i * w, *r1 = r0 + w;
+        for (int j = 0; j < ow; j++) {
+            int best = 2 * j;
+            wg_real m = r0[2 * j];
+            if (BEATS(r0[2 * j + 1], m))
+                m = r0[2 * j + 1], best = 2 * j + 1;
+            if (BEATS(r1[2 * j], m))
+                m = r1[2 * j], best = w + 2 * j;
+            if (BEATS(r1[2 * j + 1], m))
+                m = r1[2 * j + 1], best = w + 2 * j + 1;
+            yp[i * ow + j] = m;
+            if (arg)
+                arg[i * ow + j] = 2 * i * w + best;
+        }
+    }
+}
+
 wg_tensor *wg_maxpool2d_ex(wg_tape *t, wg_tensor *x, int kh, int kw, int sh, int sw)
 {
     static const char *op = "maxpool2d";
@@ -57,23 +104,11 @@ wg_tensor *wg_maxpool2d_ex(wg_tape *t, wg_tensor *x, int kh, int kw, int sh, int
     for (int64_t p = 0; p < planes; p++) {
         const wg_real *xp = x->data + p * h * w;
         wg_real *yp = y->data + p * oh * ow;
-        for (int64_t i = 0; i < oh; i++)
-            for (int64_t j = 0; j < ow; j++) {
-                int64_t best = i * sh * w + j * sw;
-                wg_real m = xp[best];
-                for (int a = 0; a < kh; a++)
-                    for (int b = 0; b < kw; b++) {
-                        int64_t k = (i * sh + a) * w + j * sw + b;
-                        wg_real v = xp[k];
-                        if (v > m || (v != v && m == m)) {
-                            m = v;
-                            best = k;
-                        }
-                    }
-                yp[i * ow + j] = m;
-                if (arg)
-                    arg[p * oh * ow + i * ow + j] = (int32_t)best;
-            }
+        int32_t *ap = arg ? arg + p * oh * ow : NULL;
+        if (kh == 2 && kw == 2 && sh == 2 && sw == 2)
+            pool_2x2(xp, (int)w, (int)oh, (int)ow, yp, ap);
+        else
+            pool_any(xp, (int)w, (int)oh, (int)ow, kh, kw, sh, sw, yp, ap);
     }
     if (rec) {
         wg_node *nd = wg_op_record(t, &wg_op_maxpool2d, y, &x, 1);
