@@ -53,23 +53,29 @@ static void pool_any(const wg_real *xp, int w, int oh, int ow, int kh, int kw, i
 }
 
 /* One plane, the common 2x2 window with stride 2: the same comparisons in
- * the same order as pool_any, unrolled. */
+ * the same order as pool_any, unrolled and written as selects, which the
+ * compiler turns into branch-free code (the comparisons are unpredictable). */
 static void pool_2x2(const wg_real *xp, int w, int oh, int ow, wg_real *yp, int32_t *arg)
 {
     for (int i = 0; i < oh; i++) {
         const wg_real *r0 = xp + 2 * i * w, *r1 = r0 + w;
+        const int base = 2 * i * w;
         for (int j = 0; j < ow; j++) {
-            int best = 2 * j;
-            wg_real m = r0[2 * j];
-            if (BEATS(r0[2 * j + 1], m))
-                m = r0[2 * j + 1], best = 2 * j + 1;
-            if (BEATS(r1[2 * j], m))
-                m = r1[2 * j], best = w + 2 * j;
-            if (BEATS(r1[2 * j + 1], m))
-                m = r1[2 * j + 1], best = w + 2 * j + 1;
+            wg_real a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
+            wg_real m = a;
+            int best = 0;
+            bool t = BEATS(b, m);
+            m = t ? b : m;
+            best = t ? 1 : best;
+            t = BEATS(c, m);
+            m = t ? c : m;
+            best = t ? w : best;
+            t = BEATS(d, m);
+            m = t ? d : m;
+            best = t ? w + 1 : best;
             yp[i * ow + j] = m;
             if (arg)
-                arg[i * ow + j] = 2 * i * w + best;
+                arg[i * ow + j] = base + 2 * j + best;
         }
     }
 }
