@@ -6,6 +6,26 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Anomaly mode: the first gradient a backward made non-finite, named by
+ * its op and position on the tape. */
+static wg_status check_grads(wg_tape *t, const wg_node *n)
+{
+    for (int i = 0; i < n->n_in; i++) {
+        const wg_tensor *x = n->in[i];
+        if (!x || !x->grad || !(x->flags & WG_F_REQ_GRAD))
+            continue;
+        int64_t k = wg_first_nonfinite(x->grad, x->numel);
+        if (k >= 0) {
+            wg_fail(t, WG_ENONFINITE, n->op->name, "anomaly: the backward pass of node %d%s%s "
+                    "produced %g at element %lld of the gradient of input %d%s%s", n->index,
+                    n->out->name ? " " : "", n->out->name ? n->out->name : "", (double)x->grad[k],
+                    (long long)k, i, x->name ? ", " : "", x->name ? x->name : "");
+            return t->status;
+        }
+    }
+    return WG_OK;
+}
+
 static wg_status sweep(wg_tape *t, wg_tensor *y, const wg_real *dy, const char *who)
 {
     /* a second backward on the same recording starts the activations'
@@ -30,6 +50,8 @@ static wg_status sweep(wg_tape *t, wg_tensor *y, const wg_real *dy, const char *
         wg_status s = n->op->backward(t, n);
         if (s == WG_OK)
             s = t->status;
+        if (s == WG_OK && wg_anomaly())
+            s = check_grads(t, n);
         if (s != WG_OK) {
             if (t->status == WG_OK)
                 wg_fail(t, s, n->op->name, "backward failed");

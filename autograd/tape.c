@@ -170,11 +170,29 @@ bool wg_op_recording(const wg_tape *t, wg_tensor *const *in, int n)
     return false;
 }
 
+int64_t wg_first_nonfinite(const wg_real *v, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite((double)v[i]))
+            return i;
+    return -1;
+}
+
 wg_node *wg_op_record(wg_tape *t, const wg_op_desc *d, wg_tensor *out, wg_tensor *const *in,
                       int n)
 {
     if (!wg_op_recording(t, in, n))
         return NULL;
+    if (wg_anomaly()) {
+        /* inputs are finite, or the op that made them would have failed */
+        int64_t k = wg_first_nonfinite(out->data, out->numel);
+        if (k >= 0) {
+            wg_fail(t, WG_ENONFINITE, d->name, "anomaly: the forward pass produced %g at "
+                    "element %lld of the output of node %d", (double)out->data[k], (long long)k,
+                    t->n_nodes);
+            return NULL;
+        }
+    }
     wg_node *node = wg_tape_alloc(t, d->name, sizeof *node);
     if (!node)
         return NULL;

@@ -25,6 +25,7 @@ char *openblas_get_config(void);
 #endif
 
 static int g_threads = 1;
+static bool g_anomaly;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void init_once(void)
@@ -38,6 +39,8 @@ static void init_once(void)
         n = p > 0 ? (int)p : 1;
     }
     g_threads = n;
+    const char *an = getenv("WG_ANOMALY");
+    g_anomaly = an && *an && strcmp(an, "0") != 0;
 #ifdef HAVE_OPENBLAS_SET_NUM_THREADS
     /* BLAS must run single-threaded: its own threading changes the bits
      * with the thread count. (The OpenMP build of OpenBLAS also follows
@@ -61,6 +64,18 @@ wg_status wg_set_num_threads(int n)
 #endif
     g_threads = n;
     return WG_OK;
+}
+
+void wg_set_anomaly(bool on)
+{
+    wg_lib_init();
+    g_anomaly = on;
+}
+
+bool wg_anomaly(void)
+{
+    wg_lib_init();
+    return g_anomaly;
 }
 
 int wg_get_num_threads(void)

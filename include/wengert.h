@@ -182,6 +182,17 @@ typedef struct wg_allocator {
 WG_API void WG_SYM(wg_set_allocator)(const wg_allocator *a);
 #define wg_set_allocator WG_SYM(wg_set_allocator)
 
+/** Anomaly mode, off by default: every op's output and every gradient
+ *  backward computes is checked for NaN and infinity, and the first op
+ *  (by name and position on the tape) that produced one fails the tape
+ *  with WG_ENONFINITE. Costs a pass over each tensor; off, it costs
+ *  nothing. Also switched on by the environment variable WG_ANOMALY=1. */
+WG_API void WG_SYM(wg_set_anomaly)(bool on);
+#define wg_set_anomaly WG_SYM(wg_set_anomaly)
+/** Whether anomaly mode is on. */
+WG_API bool WG_SYM(wg_anomaly)(void);
+#define wg_anomaly WG_SYM(wg_anomaly)
+
 /** Log levels. */
 typedef enum wg_log_level { WG_LOG_ERROR, WG_LOG_WARN, WG_LOG_INFO } wg_log_level;
 /** Receives the library's messages. Without one the library prints nothing. */
@@ -433,6 +444,19 @@ WG_API wg_tensor *WG_SYM(wg_tanh)(wg_tape *t, wg_tensor *x);
 WG_API wg_tensor *WG_SYM(wg_relu)(wg_tape *t, wg_tensor *x);
 #define wg_relu WG_SYM(wg_relu)
 
+/** max(x, 0) + slope min(x, 0), element-wise, as PyTorch's leaky_relu; its
+ *  gradient is 1 for x > 0, else `slope`. */
+WG_API wg_tensor *WG_SYM(wg_leaky_relu)(wg_tape *t, wg_tensor *x, double slope);
+#define wg_leaky_relu WG_SYM(wg_leaky_relu)
+
+/** Inverted dropout: in training, each element is zeroed with probability
+ *  `p` and the others scaled by 1 / (1 - p), the mask drawn from `rng` and
+ *  kept for backward; not in training (or p = 0) it returns x unchanged.
+ *  p must be in [0, 1). */
+WG_API wg_tensor *WG_SYM(wg_dropout)(wg_tape *t, wg_tensor *x, double p, bool training,
+                                     wg_rng *rng);
+#define wg_dropout WG_SYM(wg_dropout)
+
 /** Convolution settings: stride per dimension and zero padding per side. */
 typedef struct wg_conv2d_opts {
     int stride_h, stride_w;                 /**< >= 1 */
@@ -678,6 +702,14 @@ WG_API const char *WG_SYM(wg_model_get_str)(const wg_model *m, const char *key);
  *  Valid until the model changes or is freed. */
 WG_API const char *WG_SYM(wg_model_arch_json)(wg_model *m);
 #define wg_model_arch_json WG_SYM(wg_model_arch_json)
+/** Sets training mode (the default) or evaluation mode, as PyTorch's
+ *  model.train() / model.eval(): dropout is active only in training. */
+WG_API void WG_SYM(wg_model_set_training)(wg_model *m, bool training);
+#define wg_model_set_training WG_SYM(wg_model_set_training)
+/** Whether the model is in training mode. */
+WG_API bool WG_SYM(wg_model_training)(const wg_model *m);
+#define wg_model_training WG_SYM(wg_model_training)
+
 /** Runs the forward pass on `t`. */
 WG_API wg_tensor *WG_SYM(wg_model_forward)(wg_model *m, wg_tape *t, wg_tensor *x);
 #define wg_model_forward WG_SYM(wg_model_forward)

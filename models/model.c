@@ -28,6 +28,7 @@ struct wg_model {
     hyper hp[WG_MAX_HYPER];
     int n_hp;
     char *json;
+    bool evaluating; /* false: training mode, the default */
 };
 
 wg_model *wg_model_new(const char *kind, wg_forward_fn forward, void *state,
@@ -170,6 +171,17 @@ const char *wg_model_arch_json(wg_model *m)
     wg_free(m->json);
     m->json = s;
     return s;
+}
+
+void wg_model_set_training(wg_model *m, bool training)
+{
+    if (m)
+        m->evaluating = !training;
+}
+
+bool wg_model_training(const wg_model *m)
+{
+    return m && !m->evaluating;
 }
 
 wg_tensor *wg_model_forward(wg_model *m, wg_tape *t, wg_tensor *x)

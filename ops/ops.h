@@ -8,7 +8,8 @@
 /* Every op's descriptor; op_table.c lists them all. */
 extern const wg_op_desc wg_op_matmul, wg_op_add, wg_op_sub, wg_op_mul, wg_op_sum, wg_op_mean,
     wg_op_sigmoid, wg_op_tanh, wg_op_relu, wg_op_conv2d, wg_op_maxpool2d,
-    wg_op_softmax_cross_entropy, wg_op_mse, wg_op_reshape, wg_op_custom;
+    wg_op_softmax_cross_entropy, wg_op_mse, wg_op_reshape, wg_op_custom, wg_op_leaky_relu,
+    wg_op_dropout;
 
 /* --- broadcasting (broadcast.c), shared by add, sub and mul ---------------- */
 /* The output shape with the strides of a and b over it (0 where an operand

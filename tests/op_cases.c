@@ -55,6 +55,20 @@ static wg_tensor *f_sce(wg_tape *t, wg_tensor *const *x, int n, void *c)
     return wg_softmax_cross_entropy(t, x[0], sce_labels);
 }
 
+static wg_tensor *f_leaky(wg_tape *t, wg_tensor *const *x, int n, void *ctx)
+{
+    (void)n;
+    return wg_leaky_relu(t, x[0], CASE_OF(ctx)->hp[0] / 100.0);
+}
+
+/* the mask is fixed: every evaluation draws it from the same seed */
+static wg_tensor *f_dropout(wg_tape *t, wg_tensor *const *x, int n, void *ctx)
+{
+    (void)n;
+    wg_rng r = wg_rng_seed((uint64_t)CASE_OF(ctx)->hp[1]);
+    return wg_dropout(t, x[0], CASE_OF(ctx)->hp[0] / 100.0, true, &r);
+}
+
 /* A custom op, y = x^3, through the public extension interface. */
 static wg_status cube_fwd(wg_tensor *const *in, int n, wg_tensor *out, void *ctx)
 {
@@ -131,6 +145,10 @@ const op_case op_cases[] = {
     { "mse [3x4] both inputs", "mse", 2, { S(3, 4), S(3, 4) }, INIT_UNIFORM, f_mse, { 0 }, 0, 0 },
     { "reshape [2x3x4] to [4x-1]", "reshape", 1, { S(2, 3, 4) }, INIT_UNIFORM, f_reshape, { 4, -1 }, 0, 0 },
     { "flatten [2x3x2x2]", "reshape", 1, { S(2, 3, 2, 2) }, INIT_UNIFORM, f_flatten, { 0 }, 0, 0 },
+    { "leaky_relu slope 0.1", "leaky_relu", 1, { S(3, 7) }, INIT_AWAY0, f_leaky, { 10 }, 0, 0 },
+    { "leaky_relu slope -0.3", "leaky_relu", 1, { S(2, 2, 5) }, INIT_AWAY0, f_leaky, { -30 }, 0, 0 },
+    { "dropout p 0.5, mask fixed", "dropout", 1, { S(4, 6) }, INIT_UNIFORM, f_dropout, { 50, 7 }, 0, 0 },
+    { "dropout p 0.2 on NCHW", "dropout", 1, { S(2, 3, 2, 2) }, INIT_UNIFORM, f_dropout, { 20, 8 }, 0, 0 },
     { "custom cube", "custom", 1, { S(3, 4) }, INIT_UNIFORM, f_custom, { 0 }, 0, 0 },
     { "reuse: x*x + sigmoid(x)", "mul", 1, { S(3, 4) }, INIT_UNIFORM, f_reuse, { 0 }, 0, 0 },
 };

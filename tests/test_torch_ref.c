@@ -52,6 +52,7 @@
 static const char *const all_ops[] = {
     "matmul", "matmul_nt", "matmul_tn", "add", "sub", "mul", "sum", "mean", "sigmoid",
     "tanh", "relu", "conv2d", "maxpool2d", "softmax_cross_entropy", "mse", "reshape", "flatten",
+    "leaky_relu", "dropout",
 };
 #define N_OPS ((int)(sizeof all_ops / sizeof all_ops[0]))
 
@@ -288,6 +289,20 @@ static wg_tensor *run_op(wg_tape *t, hid_t g, const char *cname, const char *op,
             CHECK(n_in == 1, "%s: %s takes 1 input, the file has %d", cname, op, n_in);
             return n_in == 1 ? unary[i].fn(t, in[0]) : NULL;
         }
+    }
+    if (strcmp(op, "leaky_relu") == 0) {
+        double slope;
+        bool ok = read_attr(g, "slope", H5T_NATIVE_DOUBLE, &slope, 1);
+        CHECK(ok && n_in == 1, "%s: leaky_relu needs attribute slope and 1 input", cname);
+        return ok && n_in == 1 ? wg_leaky_relu(t, in[0], slope) : NULL;
+    }
+    if (strcmp(op, "dropout") == 0) {
+        double p;
+        int seed;
+        bool ok = read_attr(g, "p", H5T_NATIVE_DOUBLE, &p, 1) && read_int_attr(g, "seed", &seed);
+        CHECK(ok && n_in == 1, "%s: dropout needs attributes p, seed and 1 input", cname);
+        wg_rng r = wg_rng_seed((uint64_t)seed);
+        return ok && n_in == 1 ? wg_dropout(t, in[0], p, true, &r) : NULL;
     }
     if (strcmp(op, "conv2d") == 0) {
         wg_conv2d_opts o;

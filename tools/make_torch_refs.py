@@ -289,6 +289,8 @@ class Writer:
         for k, v in (attrs or {}).items():
             if isinstance(v, (list, tuple)):
                 g.attrs.create(k, np.asarray(v, dtype=np.int64))
+            elif isinstance(v, float):
+                g.attrs.create(k, np.float64(v))
             else:
                 g.attrs.create(k, np.int32(v))
         for i, a in enumerate(inputs):
@@ -500,6 +502,58 @@ def reshape_cases(w):
         w.case(name, "flatten", lambda x: torch.flatten(x, 1), [randn(rng, *xs)])
 
 
+class Xoshiro:
+    """wengert's generator (autograd/rng.c): xoshiro256** seeded through
+    splitmix64, so a reference can use the same dropout mask as the C side."""
+    M = (1 << 64) - 1
+
+    def __init__(self, seed):
+        x = seed & self.M
+        self.s = []
+        for _ in range(4):
+            x = (x + 0x9e3779b97f4a7c15) & self.M
+            z = x
+            z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) & self.M
+            z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) & self.M
+            self.s.append(z ^ (z >> 31))
+
+    @staticmethod
+    def rotl(x, k):
+        return ((x << k) | (x >> (64 - k))) & Xoshiro.M
+
+    def next(self):
+        s = self.s
+        result = (self.rotl((s[1] * 5) & self.M, 7) * 9) & self.M
+        t = (s[1] << 17) & self.M
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = self.rotl(s[3], 45)
+        return result
+
+    def uniform(self):
+        return (self.next() >> 11) * 2.0 ** -53
+
+
+def study_op_cases(w):
+    """leaky_relu (PyTorch's semantics) and dropout (the mask wengert draws
+    from a seed: element i is dropped when the i-th uniform draw is < p)."""
+    rng = case_rng("leaky_relu")
+    for name, shape, slope in [("leaky_relu_0.01", (4, 9), 0.01), ("leaky_relu_0.2", (2, 3, 5), 0.2),
+                               ("leaky_relu_neg", (3, 4), -0.5)]:
+        w.case(name, "leaky_relu", lambda x, s=slope: F.leaky_relu(x, s),
+               [away_from_zero(rng, *shape)], attrs={"slope": slope})
+    for name, shape, p, seed in [("dropout_0.5", (6, 7), 0.5, 11), ("dropout_0.2", (2, 3, 4, 4), 0.2, 12)]:
+        gen = Xoshiro(seed)
+        n = int(np.prod(shape))
+        keep = np.array([0.0 if gen.uniform() < p else 1.0 / (1.0 - p) for _ in range(n)])
+        mask = keep.reshape(shape)
+        w.case(name, "dropout", lambda x, m=mask: x * torch.tensor(m, dtype=x.dtype),
+               [randn(case_rng(name), *shape)], attrs={"p": p, "seed": seed})
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "tests", "data",
@@ -515,6 +569,7 @@ def main():
     ce_cases(w)
     mse_cases(w)
     reshape_cases(w)
+    study_op_cases(w)
     n = len(w.names)
     worst = w.worst
     w.close()
