@@ -218,16 +218,18 @@ herr_t wg_h5_read_str(hid_t obj, const char *name, char *out, size_t cap)
                 H5free_memory(s);
             H5Tclose(mt);
         } else {
+            /* on the stack: attribute strings are short, and a failed
+             * allocation here would read as a missing attribute */
+            char buf[4096];
             size_t n = H5Tget_size(ft);
-            char *buf = n ? wg_calloc(n + 1, 1) : NULL;
-            if (buf) {
+            if (n > 0 && n < sizeof buf) {
+                memset(buf, 0, n + 1);
                 hid_t mt = H5Tcopy(ft);
                 if (H5Aread(a, mt, buf) >= 0) {
                     snprintf(out, cap, "%s", buf);
                     r = 0;
                 }
                 H5Tclose(mt);
-                wg_free(buf);
             }
         }
     }

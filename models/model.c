@@ -125,11 +125,14 @@ wg_status wg_model_set_str(wg_model *m, const char *key, const char *value)
         if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20)
             return wg_set_last_error(WG_EINVAL, "model_set_str: value needs JSON escaping");
     char *copy = wg_strdup(value);
-    hyper *h = copy ? slot(m, key) : NULL;
+    if (!copy)
+        return wg_set_last_error(WG_ENOMEM, "model_set_str: out of memory storing %s",
+                                 key ? key : "(null)");
+    hyper *h = slot(m, key);
     if (!h) {
         wg_free(copy);
-        return wg_set_last_error(copy ? WG_EINVAL : WG_ENOMEM, "model_set_str: cannot store %s",
-                                 key ? key : "(null)");
+        return wg_set_last_error(WG_EINVAL, "model_set_str: bad key %s or too many "
+                                 "hyperparameters", key ? key : "(null)");
     }
     wg_free(h->s);
     h->s = copy;
