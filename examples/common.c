@@ -47,7 +47,7 @@ enum { OPT_LONG = 100, OPT_U64 = 101 };
 
 /* The shared options as a table pointing into cfg, so that they are parsed
  * and printed by the same code as the program's own. */
-enum { N_SHARED = 10 };
+enum { N_SHARED = 11 };
 static void shared_options(ex_option *o, ex_config *cfg, const ex_program *prog)
 {
     unsigned hide = prog->hide;
@@ -71,6 +71,8 @@ static void shared_options(ex_option *o, ex_config *cfg, const ex_program *prog)
         0, 0);
     ADD(EX_HIDE_CHECKPOINT, "resume", EX_OPT_STRING, &cfg->resume_path, "FILE",
         "continue the run saved in FILE (model, optimizer, data position)", 0, 0);
+    ADD(EX_HIDE_SUMMARY, "summary", EX_OPT_FLAG, &cfg->summary, NULL,
+        "print the model's layers, shapes, parameters and MACs, and exit", 0, 0);
 #undef ADD
     o[i] = (ex_option){0};
 }
@@ -140,6 +142,24 @@ void ex_print_usage(FILE *f, const ex_program *prog, const ex_config *cfg)
         for (const ex_option *o = prog->options; o->name; o++)
             print_option(f, o);
     }
+}
+
+int ex_print_summary(wg_model *m, wg_shape input)
+{
+    size_t len = 0;
+    wg_status s = wg_model_summary(m, input, NULL, 0, &len);
+    char *text = s == WG_ERANGE || s == WG_OK ? malloc(len + 1) : NULL;
+    if (text)
+        s = wg_model_summary(m, input, text, len + 1, NULL);
+    if (!text || s != WG_OK) {
+        fprintf(stderr, "summary: %s\n", text ? wg_last_error() : s == WG_ERANGE ? "out of memory"
+                : wg_last_error());
+        free(text);
+        return 1;
+    }
+    fputs(text, stdout);
+    free(text);
+    return fflush(stdout) == 0 ? 0 : 1;
 }
 
 /* Parses `text` into option o; returns 0 or -1 with the reason stored. */

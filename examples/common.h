@@ -10,10 +10,10 @@
  *
  *     ex_config cfg = ex_config_defaults();     // then the program's own
  *     cfg.epochs = 10; cfg.batch = 64; cfg.lr = 0.05;
- *     int hidden = 128; bool summary = false;
+ *     int hidden = 128; bool study = false;
  *     const ex_option extra[] = {
  *         {"hidden", EX_OPT_INT, &hidden, "N", "hidden units", 1, 4096},
- *         {"summary", EX_OPT_FLAG, &summary, NULL, "print the model and exit", 0, 0},
+ *         {"lr-study", EX_OPT_FLAG, &study, NULL, "compare three learning rates", 0, 0},
  *         {0}};
  *     const ex_program prog = {"train_mlp", "Trains an MLP on Fashion-MNIST.", extra, 0};
  *     int rc = ex_parse_args(argc, argv, &prog, &cfg);
@@ -79,6 +79,7 @@ typedef struct ex_config {
     const char *out_dir;  /**< --out DIR: NULL before parsing = results/<program> */
     const char *save_path;   /**< --save FILE: checkpoint every epoch (NULL: <out>/checkpoint.h5) */
     const char *resume_path; /**< --resume FILE: continue the run a checkpoint holds */
+    bool summary;         /**< --summary: print the model's layers and exit (ex_print_summary()) */
     char out_buf[256];    /**< storage for the default out_dir */
 } ex_config;
 
@@ -93,7 +94,9 @@ enum {
     EX_HIDE_DATA = 1 << 6,
     EX_HIDE_OUT = 1 << 7,
     EX_HIDE_CHECKPOINT = 1 << 8, /**< --save and --resume */
-    EX_HIDE_TRAINING = EX_HIDE_EPOCHS | EX_HIDE_MAX_STEPS | EX_HIDE_LR | EX_HIDE_CHECKPOINT
+    EX_HIDE_SUMMARY = 1 << 9,    /**< --summary */
+    EX_HIDE_TRAINING = EX_HIDE_EPOCHS | EX_HIDE_MAX_STEPS | EX_HIDE_LR | EX_HIDE_CHECKPOINT |
+                       EX_HIDE_SUMMARY
 };
 
 /** What a program tells the parser about itself. */
@@ -121,6 +124,16 @@ int ex_parse_args(int argc, char **argv, const ex_program *prog, ex_config *cfg)
 
 /** Prints the usage of `prog` (with the defaults in `cfg`) to `f`. */
 void ex_print_usage(FILE *f, const ex_program *prog, const ex_config *cfg);
+
+/** What --summary does, right after a program builds its model: prints
+ *  wg_model_summary() of `m` for an input of shape `input` (batch 1, so
+ *  the figures are per image) to stdout. Returns the exit status for
+ *  main: 0, or 1 after printing the reason to stderr.
+ *
+ *      if (cfg.summary)
+ *          return ex_print_summary(model, WG_SHAPE(1, 1, 28, 28));
+ */
+int ex_print_summary(wg_model *m, wg_shape input);
 
 /* ------------------------------------------------------------ files */
 

@@ -78,6 +78,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "custom_model: %s\n", wg_last_error());
         return 1;
     }
+    if (cfg.summary)
+        return ex_print_summary(m, WG_SHAPE(1, 1, 28, 28));
     printf("small CNN: %lld parameters in %d tensors\n",
            (long long)wg_params_numel(wg_model_params(m)), wg_params_count(wg_model_params(m)));
     char csv[512], path[512];

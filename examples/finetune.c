@@ -101,6 +101,8 @@ int main(int argc, char **argv)
     int rc = ex_parse_args(argc, argv, &prog, &cfg);
     if (rc != EX_RUN)
         return rc;
+    if (cfg.summary) /* the model fine-tuned below (built here: pretraining would come first) */
+        return ex_print_summary(wg_lenet5(5, WG_INIT_DEFAULT, cfg.seed + 1), WG_SHAPE(1, 1, 28, 28));
     ex_apply_threads(&cfg);
     if (ex_mkdir_p(cfg.out_dir) != 0) {
         fprintf(stderr, "finetune: %s\n", ex_last_error());

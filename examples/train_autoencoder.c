@@ -103,6 +103,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "train_autoencoder: %s\n", wg_last_error());
         return 1;
     }
+    if (cfg.summary)
+        return ex_print_summary(m, WG_SHAPE(1, 1, 28, 28));
     printf("autoencoder 784 -> %d -> %d -> %d -> 784: %lld parameters\n", code, code, code,
            (long long)wg_params_numel(wg_model_params(m)));
     char csv[512], path[512];

@@ -53,6 +53,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "train_lenet: %s\n", wg_last_error());
         return 1;
     }
+    if (cfg.summary)
+        return ex_print_summary(model, WG_SHAPE(1, 1, 28, 28));
     printf("LeNet-5: %lld parameters; %lld training, %lld validation, %lld test images; %s\n",
            (long long)wg_params_numel(wg_model_params(model)), (long long)train.count,
            (long long)val.count, (long long)test.count, wg_build_info());

@@ -48,6 +48,8 @@ static int run(setup *s, double lr, bool quiet, bool draw, const char *csv, ex_t
         wg_model_free(m);
         return -1;
     }
+    if (s->cfg.summary)
+        exit(ex_print_summary(m, WG_SHAPE(1, 1, 28, 28)));
     char path[512];
     if (draw) {
         ex_path_join(path, sizeof path, s->cfg.out_dir, "weights_before.png");

@@ -144,6 +144,31 @@ void ex_trainer_free(ex_trainer *t)
     t->n_history = 0;
 }
 
+/* "241.0 KiB" */
+static const char *bytes_str(char *buf, size_t size, size_t n)
+{
+    static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    double v = (double)n;
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+    return buf;
+}
+
+void ex_print_memory(FILE *f, const wg_model *m, const wg_optim *o, const wg_tape *tape)
+{
+    wg_memory_info mem = wg_memory_usage(wg_model_params(m), o, tape);
+    char a[32], b[32], c[32], d[32], e[32];
+    fprintf(f, "memory: parameters %s, gradients %s, optimizer state %s (%s), "
+            "tape %s held, peak %s\n", bytes_str(a, sizeof a, mem.params),
+            bytes_str(b, sizeof b, mem.grads), bytes_str(c, sizeof c, mem.optim),
+            o ? wg_optim_kind(o) : "none", bytes_str(d, sizeof d, mem.tape_held),
+            bytes_str(e, sizeof e, mem.tape_peak));
+}
+
 /* Saves the run: model, optimizer, and where the data stream stands. */
 static int save_checkpoint(ex_trainer *t, const char *path, int64_t epoch, int64_t position,
                            uint64_t data_seed)
@@ -317,6 +342,8 @@ int ex_train(ex_trainer *t, const char *csv_path)
         fprintf(stderr, "%s: error: %s\n", t->program, ex_last_error());
         rc = -1;
     }
+    if (rc == 0 && !t->quiet)
+        ex_print_memory(stdout, t->model, t->opt, tape);
     wg_batcher_free(b);
     free(x);
     free(y);

@@ -53,7 +53,8 @@ typedef struct ex_trainer {
 } ex_trainer;
 
 /** Runs the epochs; writes `<out_dir>/metrics.csv` unless csv_path is
- *  NULL. Returns 0, or -1 with the reason printed to stderr. */
+ *  NULL; unless quiet, ends with the memory report (ex_print_memory()) of
+ *  the training tape. Returns 0, or -1 with the reason printed to stderr. */
 int ex_train(ex_trainer *t, const char *csv_path);
 void ex_trainer_free(ex_trainer *t);
 
@@ -67,6 +68,11 @@ int ex_load_data(const ex_config *cfg, int64_t n_val, wg_dataset *all, wg_datase
  *  over the run), "step" (x0.1 every 5 epochs) or "none". -1 if unknown. */
 int ex_parse_schedule(const char *name, int epochs, wg_schedule *s);
 #define EX_SCHEDULE_HELP "learning-rate schedule per epoch: cosine, step (x0.1 every 5), none"
+
+/** One line: the bytes held by the model's parameters and gradients, the
+ *  optimizer's state and the tape's arena (now, and its peak between two
+ *  resets), from wg_memory_usage(). `o` and `tape` may be NULL. */
+void ex_print_memory(FILE *f, const wg_model *m, const wg_optim *o, const wg_tape *tape);
 
 /** Applies --threads, and line-buffers stdout. */
 void ex_apply_threads(const ex_config *cfg);

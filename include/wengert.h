@@ -988,6 +988,104 @@ WG_API wg_status WG_SYM(wg_checkpoint_inspect)(const char *path,
 
 /**@}*/
 
+/* ------------------------------------------------------------------------ */
+/** @name Seeing inside
+ *  A model's layers as a table, a recorded tape as a Graphviz picture,
+ *  activations fetched by name, and the memory training holds
+ *  (docs/inspect.md). A "layer" is a tensor named with wg_set_name(), as
+ *  the built-in layers name their outputs ("conv1", "conv1.tanh", "pool1",
+ *  ...). Only recorded ops can be seen: a tape in inference mode
+ *  (wg_tape_set_grad() off) records nothing, and neither does an op none
+ *  of whose inputs needs a gradient. */
+/**@{*/
+
+/** The tensor named `name` on the tape: the output of the most recently
+ *  recorded op of that name, else an input of a recorded op with that
+ *  name (a named input, a parameter), else NULL. After a model's forward
+ *  pass this is what a PyTorch forward hook on the module sees: "conv1" is
+ *  the convolution's output before its activation, "conv1.tanh" the
+ *  activation's. Valid until the tape's next reset. */
+WG_API wg_tensor *WG_SYM(wg_tape_find)(const wg_tape *t, const char *name);
+#define wg_tape_find WG_SYM(wg_tape_find)
+
+/** Writes the ops recorded on `t` to `path` as a Graphviz DOT graph, data
+ *  flowing downwards: one box per op (its position on the tape, its name,
+ *  the layer name if its output has one, the output shape), coloured by
+ *  kind; parameters as yellow ellipses (grey and dashed when frozen) and
+ *  inputs as green parallelograms; the ops and parameters of each layer
+ *  with parameters in a box named after it; the final result with a double
+ *  border. `title` (NULL: none) goes on top. With `grad_norms`, each op
+ *  and parameter that has a gradient also shows its L2 norm: call it after
+ *  wg_backward() and before the optimizer zeroes the gradients. Render
+ *  with `dot -Tpng file.dot -o file.png`. WG_ESTATE (see wg_last_error())
+ *  if nothing is recorded, WG_EIO if the file cannot be written. */
+WG_API wg_status WG_SYM(wg_tape_to_dot)(const wg_tape *t, const char *path, const char *title,
+                                        bool grad_norms);
+#define wg_tape_to_dot WG_SYM(wg_tape_to_dot)
+
+/** One row of a model summary (wg_model_layers()). */
+typedef struct wg_layer_info {
+    char name[96];   /**< the layer's name; "" for an unnamed op; "input" for the input row */
+    char kind[32];   /**< "input", "conv2d", "linear", "maxpool2d", "tanh", "flatten", ... */
+    wg_shape shape;  /**< the output shape */
+    int64_t params;  /**< parameter values attributed to the layer */
+    int64_t macs;    /**< multiply-accumulates of the forward pass */
+} wg_layer_info;
+
+/** The layers of `m` for an input of shape `input` (include the batch
+ *  dimension; with batch 1 the figures are per image). Runs the forward
+ *  pass once on a scratch tape with a zero input that requires a gradient
+ *  (so every op is recorded; no backward is run) in the model's current
+ *  mode, restoring the model's generator afterwards. Rows: the input,
+ *  then one per named tensor and per unnamed conv2d, maxpool2d,
+ *  activation, dropout or custom op, in tape order; any other unnamed op
+ *  (matmul, add, reshape, ...) counts towards the next row. A layer's kind
+ *  is "conv2d" or "linear" (a matmul, with or without a bias add) if its
+ *  ops include one, else the op that made it. Parameters go to the row
+ *  whose name, followed by '.', starts theirs (the longest such name:
+ *  "conv1.weight" to "conv1"), else to the row whose ops first use them;
+ *  parameters the forward does not use are in no row. MACs: conv2d
+ *  output elements x C_in x KH x KW; a matmul [M x K] @ [K x N] M x N x K;
+ *  every other op 0 (pooling comparisons, activations, bias adds are not
+ *  multiply-accumulates). Fills at most `cap` rows of `layers` and sets
+ *  `*count` to the number of rows there are; WG_ERANGE if more than `cap`,
+ *  the forward's error if it fails (message in wg_last_error()). */
+WG_API wg_status WG_SYM(wg_model_layers)(wg_model *m, wg_shape input, wg_layer_info *layers,
+                                         int cap, int *count);
+#define wg_model_layers WG_SYM(wg_model_layers)
+
+/** wg_model_layers() as a text table (name, kind, output shape, parameters,
+ *  MACs) with the totals and the trainable and frozen counts, written to
+ *  `buf` (always terminated when cap > 0). `*len` (if not NULL) gets the
+ *  length of the whole text; WG_ERANGE if it did not fit in `cap` bytes
+ *  (the text is cut), so a caller can retry with len + 1 bytes. */
+WG_API wg_status WG_SYM(wg_model_summary)(wg_model *m, wg_shape input, char *buf, size_t cap,
+                                          size_t *len);
+#define wg_model_summary WG_SYM(wg_model_summary)
+
+/** Bytes held on the heap by an optimizer: its state (SGD's momentum
+ *  buffer when momentum > 0; Adam's two moment buffers) and its
+ *  bookkeeping. 0 for NULL. */
+WG_API size_t WG_SYM(wg_optim_memory)(const wg_optim *o);
+#define wg_optim_memory WG_SYM(wg_optim_memory)
+
+/** Memory held for training, in bytes (see wg_memory_usage()). */
+typedef struct wg_memory_info {
+    size_t params;     /**< parameter values: wg_params_numel() x sizeof(wg_real) */
+    size_t grads;      /**< parameter gradients, the same (frozen ones included) */
+    size_t optim;      /**< wg_optim_memory() */
+    size_t tape_held;  /**< the tape's arena now (wg_tape_memory()) */
+    size_t tape_peak;  /**< the most the arena handed out between two resets */
+} wg_memory_info;
+
+/** The memory held by a parameter store, an optimizer and a tape; any of
+ *  them may be NULL (its fields are then 0). */
+WG_API wg_memory_info WG_SYM(wg_memory_usage)(const wg_params *p, const wg_optim *o,
+                                              const wg_tape *t);
+#define wg_memory_usage WG_SYM(wg_memory_usage)
+
+/**@}*/
+
 #ifdef __cplusplus
 }
 #endif
