@@ -211,6 +211,8 @@ WG_API void WG_SYM(wg_set_log)(wg_log_fn fn, void *ctx);
 
 /** Generator state; copy it to fork a stream, store it to resume one. */
 typedef struct wg_rng { uint64_t s[4]; } wg_rng;
+/** @var wg_rng::s
+ *  the 256 bits of xoshiro256** state */
 /** A generator seeded from a 64-bit seed (expanded with splitmix64). */
 WG_API wg_rng WG_SYM(wg_rng_seed)(uint64_t seed);
 #define wg_rng_seed WG_SYM(wg_rng_seed)
@@ -462,6 +464,14 @@ typedef struct wg_conv2d_opts {
     int stride_h, stride_w;                 /**< >= 1 */
     int pad_top, pad_bottom, pad_left, pad_right; /**< >= 0 */
 } wg_conv2d_opts;
+/** @var wg_conv2d_opts::stride_h
+ *  vertical stride, >= 1 (stride_w: horizontal) */
+/** @var wg_conv2d_opts::pad_top
+ *  zero rows above the input, >= 0 */
+/** @var wg_conv2d_opts::pad_bottom
+ *  zero rows below the input, >= 0 */
+/** @var wg_conv2d_opts::pad_left
+ *  zero columns left of the input, >= 0 (pad_right: right of it) */
 /** 2-D cross-correlation, as PyTorch's conv2d: x [N x C x H x W], weight
  *  [O x C x KH x KW], bias [O] or NULL -> [N x O x OH x OW] with
  *  OH = (H + pad_top + pad_bottom - KH) / stride_h + 1 (floor), likewise OW. */
@@ -622,8 +632,12 @@ typedef struct wg_conv2d_layer {
     wg_tensor *weight;  /**< [out x in x kernel x kernel] (OIHW) */
     wg_tensor *bias;    /**< [out], or NULL */
     int stride, padding;
-    char name[64];
+    char name[64];      /**< the layer's name, e.g. "conv1" */
 } wg_conv2d_layer;
+/** @var wg_conv2d_layer::stride
+ *  the stride in both dimensions */
+/** @var wg_conv2d_layer::padding
+ *  zero padding on each side */
 
 /** Creates `<name>.weight` and (if `bias`) `<name>.bias` in `p`. */
 WG_API wg_status WG_SYM(wg_conv2d_layer_init)(wg_conv2d_layer *l, wg_params *p, const char *name,
@@ -690,11 +704,14 @@ WG_API const char *WG_SYM(wg_model_kind)(const wg_model *m);
  *  checkpoints): an integer or a string. Returns WG_OK or WG_ENOMEM. */
 WG_API wg_status WG_SYM(wg_model_set_int)(wg_model *m, const char *key, int64_t value);
 #define wg_model_set_int WG_SYM(wg_model_set_int)
+/** Records a string hyperparameter, as wg_model_set_int(); the value is
+ *  copied and must need no JSON escaping (WG_EINVAL otherwise). */
 WG_API wg_status WG_SYM(wg_model_set_str)(wg_model *m, const char *key, const char *value);
 #define wg_model_set_str WG_SYM(wg_model_set_str)
 /** A recorded hyperparameter, or `fallback` / NULL when absent. */
 WG_API int64_t WG_SYM(wg_model_get_int)(const wg_model *m, const char *key, int64_t fallback);
 #define wg_model_get_int WG_SYM(wg_model_get_int)
+/** A recorded string hyperparameter, or NULL when absent (or an integer). */
 WG_API const char *WG_SYM(wg_model_get_str)(const wg_model *m, const char *key);
 #define wg_model_get_str WG_SYM(wg_model_get_str)
 /** The kind and hyperparameters as a JSON object, e.g.
@@ -764,6 +781,8 @@ typedef struct wg_adam_opts {
     double eps;           /**< added to the denominator */
     double weight_decay;  /**< Adam: L2 added to the gradient; AdamW: decoupled decay */
 } wg_adam_opts;
+/** @var wg_adam_opts::beta1
+ *  decay rate of the first moment, in [0, 1) (beta2: of the second) */
 
 /** SGD over the parameters of `p`. NULL (see wg_last_error()) on bad settings. */
 WG_API wg_optim *WG_SYM(wg_sgd)(wg_params *p, wg_sgd_opts opts);
@@ -786,6 +805,7 @@ WG_API wg_status WG_SYM(wg_optim_step)(wg_optim *o);
 /** The learning rate in force / sets it (schedules call this). */
 WG_API double WG_SYM(wg_optim_lr)(const wg_optim *o);
 #define wg_optim_lr WG_SYM(wg_optim_lr)
+/** Sets the learning rate of the next steps (schedules call this). */
 WG_API void WG_SYM(wg_optim_set_lr)(wg_optim *o, double lr);
 #define wg_optim_set_lr WG_SYM(wg_optim_set_lr)
 /** Number of steps taken. */
@@ -840,6 +860,8 @@ typedef struct wg_dataset {
     int classes;        /**< 1 + the largest label (0 without labels) */
     bool owned;         /**< whether wg_dataset_free() frees the arrays */
 } wg_dataset;
+/** @var wg_dataset::rows
+ *  image height (cols: image width) */
 
 /** Loads an IDX image file (magic 0x00000803, uint8, N x rows x cols) and,
  *  if `labels_path` is not NULL, its IDX label file (0x00000801), plain or
@@ -897,6 +919,7 @@ typedef struct wg_batcher wg_batcher;
 WG_API wg_batcher *WG_SYM(wg_batcher_new)(const wg_dataset *d, int batch, bool shuffle,
                                           uint64_t seed);
 #define wg_batcher_new WG_SYM(wg_batcher_new)
+/** Frees the batcher (not its data set). NULL is fine. */
 WG_API void WG_SYM(wg_batcher_free)(wg_batcher *b);
 #define wg_batcher_free WG_SYM(wg_batcher_free)
 /** Fills the next batch: x gets n x channels x rows x cols pixels / 255,
@@ -1011,8 +1034,8 @@ WG_API wg_tensor *WG_SYM(wg_tape_find)(const wg_tape *t, const char *name);
 /** Writes the ops recorded on `t` to `path` as a Graphviz DOT graph, data
  *  flowing downwards: one box per op (its position on the tape, its name,
  *  the layer name if its output has one, the output shape), coloured by
- *  kind; parameters as yellow ellipses (grey and dashed when frozen) and
- *  inputs as green parallelograms; the ops and parameters of each layer
+ *  kind; parameters as yellow ellipses beside the op that first reads them
+ *  (grey and dashed when frozen) and inputs as green parallelograms; the ops and parameters of each layer
  *  with parameters in a box named after it; the final result with a double
  *  border. `title` (NULL: none) goes on top. With `grad_norms`, each op
  *  and parameter that has a gradient also shows its L2 norm: call it after
@@ -1056,9 +1079,10 @@ WG_API wg_status WG_SYM(wg_model_layers)(wg_model *m, wg_shape input, wg_layer_i
 
 /** wg_model_layers() as a text table (name, kind, output shape, parameters,
  *  MACs) with the totals and the trainable and frozen counts, written to
- *  `buf` (always terminated when cap > 0). `*len` (if not NULL) gets the
- *  length of the whole text; WG_ERANGE if it did not fit in `cap` bytes
- *  (the text is cut), so a caller can retry with len + 1 bytes. */
+ *  `buf` (always terminated when cap > 0; NULL is fine when cap is 0).
+ *  `*len` (if not NULL) gets the length of the whole text; WG_ERANGE if it
+ *  did not fit in `cap` bytes (the text is cut), so a caller can retry with
+ *  len + 1 bytes. */
 WG_API wg_status WG_SYM(wg_model_summary)(wg_model *m, wg_shape input, char *buf, size_t cap,
                                           size_t *len);
 #define wg_model_summary WG_SYM(wg_model_summary)
