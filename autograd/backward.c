@@ -16,7 +16,10 @@ static wg_status check_grads(wg_tape *t, const wg_node *n)
             continue;
         int64_t k = wg_first_nonfinite(x->grad, x->numel);
         if (k >= 0) {
-            wg_fail(t, WG_ENONFINITE, n->op->name, "anomaly: the backward pass of node %d%s%s "
+            /* a custom op is named by its own name, as in its other errors */
+            const wg_custom_op *u = n->user_op;
+            const char *op = u && u->name ? u->name : n->op->name;
+            wg_fail(t, WG_ENONFINITE, op, "anomaly: the backward pass of node %d%s%s "
                     "produced %g at element %lld of the gradient of input %d%s%s", n->index,
                     n->out->name ? " " : "", n->out->name ? n->out->name : "", (double)x->grad[k],
                     (long long)k, i, x->name ? ", " : "", x->name ? x->name : "");

@@ -47,7 +47,7 @@ enum { OPT_LONG = 100, OPT_U64 = 101 };
 
 /* The shared options as a table pointing into cfg, so that they are parsed
  * and printed by the same code as the program's own. */
-enum { N_SHARED = 11 };
+enum { N_SHARED = 12 };
 static void shared_options(ex_option *o, ex_config *cfg, const ex_program *prog)
 {
     unsigned hide = prog->hide;
@@ -71,6 +71,8 @@ static void shared_options(ex_option *o, ex_config *cfg, const ex_program *prog)
         0, 0);
     ADD(EX_HIDE_CHECKPOINT, "resume", EX_OPT_STRING, &cfg->resume_path, "FILE",
         "continue the run saved in FILE (model, optimizer, data position)", 0, 0);
+    ADD(EX_HIDE_LIMIT, "limit", (ex_opt_type)OPT_LONG, &cfg->limit, "N",
+        "use only the first N training and test images, for quick trials (0: all)", 0, 0);
     ADD(EX_HIDE_SUMMARY, "summary", EX_OPT_FLAG, &cfg->summary, NULL,
         "print the model's layers, shapes, parameters and MACs, and exit", 0, 0);
 #undef ADD

@@ -80,6 +80,7 @@ typedef struct ex_config {
     const char *save_path;   /**< --save FILE: checkpoint every epoch (NULL: <out>/checkpoint.h5) */
     const char *resume_path; /**< --resume FILE: continue the run a checkpoint holds */
     bool summary;         /**< --summary: print the model's layers and exit (ex_print_summary()) */
+    long limit;           /**< --limit N: use only the first N training and test images (0: all) */
     char out_buf[256];    /**< storage for the default out_dir */
 } ex_config;
 
@@ -95,6 +96,7 @@ enum {
     EX_HIDE_OUT = 1 << 7,
     EX_HIDE_CHECKPOINT = 1 << 8, /**< --save and --resume */
     EX_HIDE_SUMMARY = 1 << 9,    /**< --summary */
+    EX_HIDE_LIMIT = 1 << 10,     /**< --limit */
     EX_HIDE_TRAINING = EX_HIDE_EPOCHS | EX_HIDE_MAX_STEPS | EX_HIDE_LR | EX_HIDE_CHECKPOINT |
                        EX_HIDE_SUMMARY
 };

@@ -89,6 +89,8 @@ int main(int argc, char **argv)
         wg_model_free(m);
         return 1;
     }
+    if (cfg.limit > 0 && test.count > cfg.limit)
+        test.count = cfg.limit; /* --limit: the first N test images */
     bool recon = strcmp(wg_model_kind(m), "autoencoder") == 0;
     int confusion[100 * 100];
     int k = test.classes > 0 && test.classes <= 100 ? test.classes : 10;

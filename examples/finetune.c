@@ -114,6 +114,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "finetune: %s\n", wg_last_error());
         return 1;
     }
+    if (cfg.limit > 0) { /* --limit: the first N training and test images */
+        if (all.count > cfg.limit)
+            all.count = cfg.limit;
+        if (test.count > cfg.limit)
+            test.count = cfg.limit;
+    }
     char ckpt[512], path[512], csv_path[512];
     ex_path_join(ckpt, sizeof ckpt, cfg.out_dir, "pretrained.h5");
     if (subset(&all, 5, 5, per_class, &new_train) || subset(&test, 5, 5, 0, &new_test)) {

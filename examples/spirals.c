@@ -16,8 +16,9 @@
 
 int main(int argc, char **argv)
 {
-    int steps = argc > 1 ? atoi(argv[1]) : 2000;
-    if (steps < 0) {
+    char *end = NULL;
+    long steps = argc > 1 ? strtol(argv[1], &end, 10) : 2000;
+    if (argc > 2 || (argc > 1 && (*end || end == argv[1])) || steps < 0 || steps > 100000000) {
         fprintf(stderr, "usage: %s [steps >= 0]\n", argv[0]);
         return 2;
     }

@@ -1,6 +1,7 @@
 #include "trainer.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,9 @@ void ex_apply_threads(const ex_config *cfg)
     /* results on stdout and progress on stderr interleave in order even
      * when stdout is a pipe or a file */
     setvbuf(stdout, NULL, _IOLBF, 0);
+    /* past a file-size limit, writes then fail with EFBIG and are reported
+     * (the previous checkpoint intact) instead of the signal killing us */
+    signal(SIGXFSZ, SIG_IGN);
     if (cfg->threads > 0)
         wg_set_num_threads(cfg->threads);
 }
@@ -37,6 +41,12 @@ int ex_load_data(const ex_config *cfg, int64_t n_val, wg_dataset *all, wg_datase
                 "WG_DATA_DIR at an MNIST-format directory)\n", wg_last_error());
         wg_dataset_free(all);
         return -1;
+    }
+    if (cfg->limit > 0) { /* --limit: the arrays stay whole, only the counts shrink */
+        if (all->count > cfg->limit)
+            all->count = cfg->limit;
+        if (test->count > cfg->limit)
+            test->count = cfg->limit;
     }
     if (n_val >= all->count)
         n_val = all->count / 10;

@@ -72,6 +72,9 @@ wg_status wg_ckpt_verify(const char *path, bool *sealed)
 {
     static const unsigned char hdf5_sig[8] = { 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n' };
     *sealed = false;
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return wg_set_last_error(WG_EIO, "%s: is a directory, not a checkpoint", path);
     FILE *f = fopen(path, "rb");
     if (!f)
         return wg_set_last_error(WG_EIO, "%s: cannot open: %s", path, strerror(errno));

@@ -36,10 +36,25 @@ static void test_dropout(void)
     wg_dropout(t, in, 1.0, true, &r);
     CHECK(wg_tape_status(t) == WG_EINVAL && strstr(wg_tape_error(t), "dropout: probability 1"),
           "p = 1 rejected: %s", wg_tape_error(t));
+    const double bad_p[3] = { -0.1, NAN, 1.5 };
+    for (int i = 0; i < 3; i++) {
+        wg_tape_reset(t);
+        in = wg_input(t, x, WG_SHAPE(N));
+        wg_dropout(t, in, bad_p[i], true, &r);
+        CHECK(wg_tape_status(t) == WG_EINVAL && strstr(wg_tape_error(t), "dropout: probability"),
+              "p = %g rejected: %s", bad_p[i], wg_tape_error(t));
+    }
     wg_tape_reset(t);
     in = wg_input(t, x, WG_SHAPE(N));
     wg_dropout(t, in, 0.5, true, NULL);
-    CHECK(wg_tape_status(t) == WG_EINVAL, "training without a generator rejected");
+    CHECK(wg_tape_status(t) == WG_EINVAL && strstr(wg_tape_error(t), "generator"),
+          "training without a generator rejected: %s", wg_tape_error(t));
+    /* leaky_relu's slope must be finite */
+    wg_tape_reset(t);
+    in = wg_input(t, x, WG_SHAPE(N));
+    wg_leaky_relu(t, in, NAN);
+    CHECK(wg_tape_status(t) == WG_EINVAL && strstr(wg_tape_error(t), "leaky_relu: slope"),
+          "NaN slope rejected: %s", wg_tape_error(t));
     wg_tape_free(t);
 }
 
@@ -104,7 +119,7 @@ static void test_anomaly(void)
     wg_tensor *in[1] = { w };
     y = wg_sum(t, wg_tanh(t, wg_custom(t, &bad_grad, in, 1, WG_SHAPE(4), NULL)));
     CHECK(wg_backward(t, y) == WG_ENONFINITE, "backward anomaly caught");
-    CHECK(strstr(wg_tape_error(t), "custom: anomaly: the backward pass of node 0") &&
+    CHECK(strstr(wg_tape_error(t), "bad_grad: anomaly: the backward pass of node 0") &&
               strstr(wg_tape_error(t), "input 0, w"), "%s", wg_tape_error(t));
     wg_set_anomaly(false);
     wg_tape_free(t);
