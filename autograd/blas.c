@@ -17,8 +17,10 @@
 #endif
 
 /* Tile edge of the output; a product with fewer multiply-adds than
- * WG_GEMM_SMALL is one call. Both are fixed: changing them changes bits. */
-#define WG_GEMM_TILE 256
+ * WG_GEMM_SMALL, or with both sides within a tile, is one call. Both are
+ * fixed: changing them changes bits. Large tiles, because every tile packs
+ * its panels of A and B again: 1024 keeps that under a few percent. */
+#define WG_GEMM_TILE 1024
 #define WG_GEMM_SMALL ((int64_t)1 << 21)
 
 static void gemm1(bool ta, bool tb, int m, int n, int k, wg_real alpha, const wg_real *a, int lda,

@@ -112,8 +112,10 @@ const op_case op_cases[] = {
     { "matmul [3x4]@[4x5]", "matmul", 2, { S(3, 4), S(4, 5) }, INIT_UNIFORM, f_matmul, { 0 }, 0, 0 },
     { "matmul_nt [3x4]@[5x4]T", "matmul", 2, { S(3, 4), S(5, 4) }, INIT_UNIFORM, f_matmul, { 1 }, 0, 0 },
     { "matmul_tn [4x3]T@[4x5]", "matmul", 2, { S(4, 3), S(4, 5) }, INIT_UNIFORM, f_matmul, { 2 }, 0, 0 },
-    { "matmul tiled [300x40]@[40x300]", "matmul", 2, { S(300, 40), S(40, 300) }, INIT_UNIFORM, f_matmul, { 0 }, 40, 1e-3 },
-    { "matmul_nt tiled [300x40]@[300x40]T", "matmul", 2, { S(300, 40), S(300, 40) }, INIT_UNIFORM, f_matmul, { 1 }, 40, 1e-3 },
+    /* above 2^21 multiply-adds with a side above the 1024 tile: tiled */
+    { "matmul tiled [1100x8]@[8x300]", "matmul", 2, { S(1100, 8), S(8, 300) }, INIT_UNIFORM, f_matmul, { 0 }, 40, 1e-3 },
+    { "matmul_nt tiled [300x8]@[1100x8]T", "matmul", 2, { S(300, 8), S(1100, 8) }, INIT_UNIFORM, f_matmul, { 1 }, 40, 1e-3 },
+    { "matmul_tn tiled [8x1100]T@[8x300]", "matmul", 2, { S(8, 1100), S(8, 300) }, INIT_UNIFORM, f_matmul, { 2 }, 40, 1e-3 },
     { "add same shape", "add", 2, { S(3, 4), S(3, 4) }, INIT_UNIFORM, f_add, { 0 }, 0, 0 },
     { "add row bias [4x5]+[5]", "add", 2, { S(4, 5), S(5) }, INIT_UNIFORM, f_add, { 0 }, 0, 0 },
     { "add channel bias [2x3x4x5]+[3x1x1]", "add", 2, { S(2, 3, 4, 5), S(3, 1, 1) }, INIT_UNIFORM, f_add, { 0 }, 0, 0 },
