@@ -4,10 +4,16 @@
 
 static void relu_fwd(int64_t n, const wg_real *x, wg_real *y)
 {
-    /* x != x keeps a NaN, as PyTorch does */
+    /* a select the compiler vectorises; then NaNs, rare, put back as
+     * PyTorch keeps them */
 #pragma omp parallel for num_threads(wg_threads_for(n)) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        wg_real v = x[i];
+        y[i] = v > 0 ? v : 0;
+    }
     for (int64_t i = 0; i < n; i++)
-        y[i] = x[i] > 0 || x[i] != x[i] ? x[i] : 0;
+        if (x[i] != x[i])
+            y[i] = x[i];
 }
 
 static wg_status relu_backward(wg_tape *t, wg_node *n)

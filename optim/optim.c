@@ -53,20 +53,26 @@ wg_status wg_optim_step(wg_optim *o)
         return wg_set_last_error(WG_ESTATE, "optim_step: the store has %lld values, the "
                                  "optimizer was made for %lld", (long long)wg_params_numel(p),
                                  (long long)o->numel);
-    /* refuse a non-finite gradient before touching anything */
-    int64_t off = 0;
-    for (int i = 0; i < wg_params_count(p); i++) {
-        wg_tensor *t = wg_params_at(p, i);
-        if (wg_requires_grad(t))
-            for (int64_t k = 0; k < wg_numel(t); k++)
-                if (!isfinite((double)wg_grad(t)[k]))
-                    return wg_set_last_error(WG_ENONFINITE, "optim_step: gradient of %s[%lld] "
-                                             "is %g; parameters unchanged", wg_name(t),
-                                             (long long)k, (double)wg_grad(t)[k]);
-        off += wg_numel(t);
+    /* refuse a non-finite gradient before touching anything: one pass over
+     * the whole block (a sum is NaN if any term is NaN or infinite), and
+     * only on a hit a second pass to name the element */
+    const wg_real *g = wg_params_grads(p);
+    const int64_t total = wg_params_numel(p);
+    wg_real probe = 0;
+    for (int64_t k = 0; k < total; k++)
+        probe += g[k] * 0;
+    if (probe != 0 || probe != probe) {
+        for (int i = 0; i < wg_params_count(p); i++) {
+            wg_tensor *t = wg_params_at(p, i);
+            int64_t k = wg_requires_grad(t) ? wg_first_nonfinite(t->grad, t->numel) : -1;
+            if (k >= 0)
+                return wg_set_last_error(WG_ENONFINITE, "optim_step: gradient of %s[%lld] "
+                                         "is %g; parameters unchanged", t->name, (long long)k,
+                                         (double)t->grad[k]);
+        }
     }
+    int64_t off = 0;
     o->steps++;
-    off = 0;
     for (int i = 0; i < wg_params_count(p); i++) {
         wg_tensor *t = wg_params_at(p, i);
         int64_t n = wg_numel(t);

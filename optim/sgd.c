@@ -30,14 +30,27 @@ void wg_sgd_update(wg_optim *o, int index, int64_t off, int64_t n)
     const bool first = !o->has_state[index], nesterov = o->sgd.nesterov;
     wg_real *v = wg_params_values(o->params) + off, *g = wg_params_grads(o->params) + off;
     wg_real *buf = o->state1 ? o->state1 + off : NULL;
-    for (int64_t k = 0; k < n; k++) {
-        wg_real d = g[k];
-        if (wd != 0)
-            d += wd * v[k];
-        if (buf) {
-            buf[k] = first ? d : mu * buf[k] + damp * d;
-            d = nesterov ? d + mu * buf[k] : buf[k];
+    /* one branch-free loop per case, so each vectorises */
+    if (!buf) {
+        for (int64_t k = 0; k < n; k++)
+            v[k] -= lr * (g[k] + wd * v[k]);
+    } else if (first) {
+        for (int64_t k = 0; k < n; k++) {
+            wg_real d = g[k] + wd * v[k];
+            buf[k] = d;
+            v[k] -= lr * (nesterov ? d + mu * d : d);
         }
-        v[k] -= lr * d;
+    } else if (nesterov) {
+        for (int64_t k = 0; k < n; k++) {
+            wg_real d = g[k] + wd * v[k];
+            buf[k] = mu * buf[k] + damp * d;
+            v[k] -= lr * (d + mu * buf[k]);
+        }
+    } else {
+        for (int64_t k = 0; k < n; k++) {
+            wg_real d = g[k] + wd * v[k];
+            buf[k] = mu * buf[k] + damp * d;
+            v[k] -= lr * buf[k];
+        }
     }
 }
