@@ -47,7 +47,7 @@ enum { OPT_LONG = 100, OPT_U64 = 101 };
 
 /* The shared options as a table pointing into cfg, so that they are parsed
  * and printed by the same code as the program's own. */
-enum { N_SHARED = 12 };
+enum { N_SHARED = 13 };
 static void shared_options(ex_option *o, ex_config *cfg, const ex_program *prog)
 {
     unsigned hide = prog->hide;
@@ -73,6 +73,9 @@ static void shared_options(ex_option *o, ex_config *cfg, const ex_program *prog)
         "continue the run saved in FILE (model, optimizer, data position)", 0, 0);
     ADD(EX_HIDE_LIMIT, "limit", (ex_opt_type)OPT_LONG, &cfg->limit, "N",
         "use only the first N training and test images, for quick trials (0: all)", 0, 0);
+    ADD(EX_HIDE_PATIENCE, "patience", EX_OPT_INT, &cfg->patience, "N",
+        "early stopping: stop after N epochs without a lower validation loss and keep\n"
+        "the best epoch's parameters (0: off)", 0, EX_NO_LIMIT);
     ADD(EX_HIDE_SUMMARY, "summary", EX_OPT_FLAG, &cfg->summary, NULL,
         "print the model's layers, shapes, parameters and MACs, and exit", 0, 0);
 #undef ADD

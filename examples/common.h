@@ -81,6 +81,8 @@ typedef struct ex_config {
     const char *resume_path; /**< --resume FILE: continue the run a checkpoint holds */
     bool summary;         /**< --summary: print the model's layers and exit (ex_print_summary()) */
     long limit;           /**< --limit N: use only the first N training and test images (0: all) */
+    int patience;         /**< --patience N: early stopping after N epochs without a better
+                               validation loss, keeping the best epoch's parameters (0: off) */
     char out_buf[256];    /**< storage for the default out_dir */
 } ex_config;
 
@@ -97,8 +99,9 @@ enum {
     EX_HIDE_CHECKPOINT = 1 << 8, /**< --save and --resume */
     EX_HIDE_SUMMARY = 1 << 9,    /**< --summary */
     EX_HIDE_LIMIT = 1 << 10,     /**< --limit */
+    EX_HIDE_PATIENCE = 1 << 11,  /**< --patience */
     EX_HIDE_TRAINING = EX_HIDE_EPOCHS | EX_HIDE_MAX_STEPS | EX_HIDE_LR | EX_HIDE_CHECKPOINT |
-                       EX_HIDE_SUMMARY
+                       EX_HIDE_SUMMARY | EX_HIDE_PATIENCE
 };
 
 /** What a program tells the parser about itself. */

@@ -4,7 +4,8 @@
  * activations by name from the tape, without touching the model's code:
  * "conv1" (the six convolution outputs, before the activation) and
  * "conv1.tanh" (after it), what a PyTorch forward hook on those modules
- * would see. Draws them next to the image as feature_maps.png in --out.
+ * would see. Draws them next to the image as feature_maps.png in --out,
+ * and the six learned 5x5 conv1 filters themselves as conv1_filters.png.
  * Uses the weights of --checkpoint (by default train_lenet's), or fresh
  * ones if there is none. */
 #include <stdlib.h>
@@ -103,6 +104,30 @@ int main(int argc, char **argv)
     } else {
         printf("wrote %s\n", path);
         rc = 0;
+    }
+    /* the filters that made those maps: conv1.weight [6 x 1 x 5 x 5] */
+    const wg_tensor *w = wg_params_find(wg_model_params(m), "conv1.weight");
+    if (w) {
+        const char *fcap[6];
+        char fc[6][32];
+        for (int c = 0; c < 6; c++) {
+            snprintf(fc[c], sizeof fc[0], "channel %d", c);
+            fcap[c] = fc[c];
+        }
+        snprintf(title, sizeof title, "LeNet-5 conv1 filters (6 of 5x5)%s",
+                 trained ? ", learned on Fashion-MNIST" : ", untrained");
+        ex_grid_style fs = { .title = title,
+                             .subtitle = "each tile: the 25 weights a channel multiplies a 5x5 "
+                                         "patch of the image by; red positive, blue negative",
+                             .cols = 6, .colormap = EX_CMAP_DIVERGING, .scaling = EX_SCALE_ALL,
+                             .captions = fcap, .tile_pixels = 120, .bar_label = "weight" };
+        ex_path_join(path, sizeof path, cfg.out_dir, "conv1_filters.png");
+        if (ex_plot_image_grid(path, wg_data(w), 6, 5, 5, &fs) != 0) {
+            fprintf(stderr, "feature_maps: %s\n", ex_last_error());
+            rc = 1;
+        } else {
+            printf("wrote %s\n", path);
+        }
     }
     wg_tape_free(tape);
     wg_model_free(m);

@@ -182,7 +182,7 @@ int main(int argc, char **argv)
         snprintf(la, sizeof la, "fine-tuned from classes 0-4 (final %.1f%%)", 100 * a[n - 1]);
         snprintf(lb, sizeof lb, "from scratch (final %.1f%%)", 100 * b[n - 1]);
         ex_series s[2] = { { la, NULL, a, n, false, 2 }, { lb, NULL, b, n, true, 7 } };
-        ex_panel p = { NULL, "test accuracy (%), classes 5-9", s, 2, true, false };
+        ex_panel p = { NULL, "test accuracy (%), classes 5-9", s, 2, true, false, false };
         snprintf(title, sizeof title, "LeNet-5 on 5 new classes from %d labelled images each",
                  per_class);
         ex_path_join(path, sizeof path, cfg.out_dir, "finetune.png");

@@ -217,7 +217,8 @@ static void panel_commands(FILE *f, const ex_panel *p, const char *xlabel)
     gp_str(f, p->title ? p->title : "");
     fputs(" font 'Sans,12'\nset xlabel ", f);
     gp_str(f, xlabel ? xlabel : "");
-    fputs("\nset ylabel ", f);
+    /* clear of a legend below the plot */
+    fputs(p->key_below ? " offset 0,0.7\nset ylabel " : " offset 0,0\nset ylabel ", f);
     gp_str(f, p->ylabel ? p->ylabel : "");
     fputc('\n', f);
     fprintf(f, "%s\n", p->log_y ? "set logscale y" : "unset logscale y");
@@ -227,7 +228,8 @@ static void panel_commands(FILE *f, const ex_panel *p, const char *xlabel)
         double pad = x1 > x0 ? 0.04 * (x1 - x0) : 0.5;
         fprintf(f, "set xrange [%.10g:%.10g]\n", x0 - pad, x1 + pad);
         fputs(x1 - x0 <= 12 ? "set xtics 1\n" : "set xtics autofreq\n", f);
-        fprintf(f, "set key %s\n", key_position(p, x0, x1, y0, y1));
+        fprintf(f, "set key %s\n", p->key_below ? "below left Left reverse spacing 1.1 height 1"
+                                                  : key_position(p, x0, x1, y0, y1));
         y_axis(f, p, y0, y1);
     }
     int max_n = 0;
@@ -274,8 +276,15 @@ int ex_plot_panels(const char *png, const char *title, const char *xlabel,
     if (n_panels < 1)
         return ex_fail("%s: no panels to plot", png);
     gp g;
-    int top = title ? 40 : 0;
-    if (gp_open(&g, png, 600 * n_panels, 480 + top) != 0)
+    int top = title ? 40 : 0, below = 0;
+    for (int i = 0; i < n_panels; i++)
+        if (panels[i].key_below) {
+            int named = 0;
+            for (int s = 0; s < panels[i].n_series; s++)
+                named += panels[i].series[s].name != NULL;
+            below = below > 20 * named + 40 ? below : 20 * named + 40;
+        }
+    if (gp_open(&g, png, 600 * n_panels, 480 + top + below) != 0)
         return -1;
     FILE *f = g.f;
     fputs("set grid lc rgb '#dddddd' lt 1\n"
@@ -311,11 +320,89 @@ int ex_plot_learning_curves(const char *png, const char *title, const ex_epoch_m
     }
     const ex_series loss[2] = {{"training", x, tl, n, false, 0}, {"validation", x, vl, n, true, 1}};
     const ex_series acc[2] = {{"training", x, ta, n, false, 0}, {"validation", x, va, n, true, 1}};
-    const ex_panel p[2] = {{"loss", "mean cross-entropy", loss, 2, false, false},
-                           {"accuracy", "accuracy (%)", acc, 2, true, false}};
+    const ex_panel p[2] = {{"loss", "mean cross-entropy", loss, 2, false, false, false},
+                           {"accuracy", "accuracy (%)", acc, 2, true, false, false}};
     int rc = ex_plot_panels(png, title, "epoch", p, 2);
     free(v);
     return rc;
+}
+
+/* ------------------------------------------------------------ contours and paths */
+
+int ex_plot_contour_paths(const char *png, const char *title, const char *xlabel,
+                          const char *ylabel, const char *zlabel, const double *z, int nx, int ny,
+                          double x0, double x1, double y0, double y1, int levels,
+                          const ex_path *paths, int n_paths)
+{
+    if (nx < 2 || ny < 2)
+        return ex_fail("%s: a contour grid needs at least 2 x 2 points", png);
+    double zmin = INFINITY, zmax = -INFINITY;
+    for (int i = 0; i < nx * ny; i++)
+        if (isfinite(z[i]))
+            zmin = fmin(zmin, z[i]), zmax = fmax(zmax, z[i]);
+    if (!(zmax > zmin))
+        return ex_fail("%s: the surface is flat or not finite", png);
+    gp g;
+    if (gp_open(&g, png, 900, 760) != 0)
+        return -1;
+    FILE *f = g.f;
+    fputs("$grid << EOD\n", f);
+    for (int j = 0; j < ny; j++) {
+        for (int i = 0; i < nx; i++)
+            fprintf(f, "%.9g %.9g %.9g\n", x0 + i * (x1 - x0) / (nx - 1),
+                    y0 + j * (y1 - y0) / (ny - 1), z[j * nx + i]);
+        fputc('\n', f);
+    }
+    fputs("EOD\n", f);
+    /* levels: min + (max - min) * r^k, r < 1, denser near the minimum */
+    if (levels < 2)
+        levels = 2;
+    fputs("set contour base\nunset surface\nset cntrparam levels discrete ", f);
+    double span = zmax - zmin;
+    for (int k = 0; k < levels; k++) {
+        double frac = pow(1e-3, (double)k / (levels - 1)); /* 1 .. 0.001 of the span */
+        fprintf(f, "%s%.9g", k ? "," : "", zmin + span * frac * 0.98);
+    }
+    fputs("\nset table $cont\nsplot $grid using 1:2:3 with lines\nunset table\n"
+          "unset contour\nset surface\n", f);
+    fprintf(f, "set xrange [%.9g:%.9g]\nset yrange [%.9g:%.9g]\n", x0, x1, y0, y1);
+    if (title) {
+        fputs("set title ", f);
+        gp_str(f, title);
+        fputs(" font 'Sans,13'\n", f);
+    }
+    fputs("set xlabel ", f);
+    gp_str(f, xlabel ? xlabel : "x");
+    fputs("\nset ylabel ", f);
+    gp_str(f, ylabel ? ylabel : "y");
+    fputs("\nset cblabel ", f);
+    gp_str(f, zlabel ? zlabel : "z");
+    fputs("\nset palette defined (0 '#f7fbff', 0.5 '#c6dbef', 1 '#6baed6')\n"
+          "set key top right box opaque samplen 3 spacing 1.3\n"
+          "set border lc rgb '#444444'\nset tics nomirror out\n", f);
+    fputs("plot $grid using 1:2:3 with image notitle, "
+          "$cont using 1:2 with lines lc rgb '#777777' lw 0.7 notitle", f);
+    for (int p = 0; p < n_paths; p++) {
+        const char *c = colors[(paths[p].color >= 0 ? paths[p].color : p) % 10];
+        fprintf(f, ", '-' using 1:2 with linespoints lc rgb '%s' lw 1.6 pt 7 ps 0.35 title ", c);
+        gp_str(f, paths[p].name ? paths[p].name : "");
+        fprintf(f, ", '-' using 1:2 with points lc rgb '%s' pt 6 ps 1.8 notitle", c);
+        fprintf(f, ", '-' using 1:2 with points lc rgb '%s' pt 2 ps 1.8 lw 2 notitle", c);
+    }
+    fputc('\n', f);
+    for (int p = 0; p < n_paths; p++) {
+        const ex_path *q = &paths[p];
+        for (int i = 0; i < q->n; i++)
+            fprintf(f, "%.9g %.9g\n", q->x[i], q->y[i]);
+        fputs("e\n", f);
+        if (q->n > 0) {
+            fprintf(f, "%.9g %.9g\ne\n", q->x[0], q->y[0]);
+            fprintf(f, "%.9g %.9g\ne\n", q->x[q->n - 1], q->y[q->n - 1]);
+        } else {
+            fputs("e\ne\n", f);
+        }
+    }
+    return gp_close(&g);
 }
 
 /* ------------------------------------------------------------ confusion matrix */

@@ -41,16 +41,39 @@ typedef struct ex_panel {
     int n_series;
     bool percent;              /**< y values are fractions: shown as 0-100 % */
     bool log_y;                /**< logarithmic y axis (for losses spanning decades) */
+    bool key_below;            /**< the legend under the plot, in columns (many series) */
 } ex_panel;
 
-/** Draws n_panels panels side by side (each about 600 x 480 pixels) with a
- *  common title and x label (e.g. "epoch") into a PNG file. */
+/** Draws n_panels panels side by side (each about 600 x 480 pixels, taller
+ *  when a legend is below) with a common title and x label (e.g. "epoch")
+ *  into a PNG file. */
 int ex_plot_panels(const char *png, const char *title, const char *xlabel,
                    const ex_panel *panels, int n_panels);
 
 /** Learning curves of one run: loss (left) and accuracy in % (right),
  *  training solid and validation dashed, against the epoch. */
 int ex_plot_learning_curves(const char *png, const char *title, const ex_epoch_metrics *m, int n);
+
+/* ------------------------------------------------------------ contours and paths */
+
+/** A path drawn over a contour plot: points (x[i], y[i]), i < n, joined in
+ *  order; its start is marked with a circle and its end with a cross. */
+typedef struct ex_path {
+    const char *name;  /**< legend entry */
+    const double *x, *y;
+    int n;
+    int color;         /**< palette index; -1 = by position */
+} ex_path;
+
+/** A function of two variables drawn as a shaded map with contour lines
+ *  (z[j * nx + i] at x = x0 + i (x1 - x0) / (nx - 1), y = y0 + j (y1 - y0)
+ *  / (ny - 1)), `levels` contour levels spaced evenly in log(z - min z)
+ *  so that both the valley and the slopes show, and paths over it (e.g.
+ *  of gradient descent). `zlabel` names the shading's colour bar. */
+int ex_plot_contour_paths(const char *png, const char *title, const char *xlabel,
+                          const char *ylabel, const char *zlabel, const double *z, int nx, int ny,
+                          double x0, double x1, double y0, double y1, int levels,
+                          const ex_path *paths, int n_paths);
 
 /* ------------------------------------------------------------ confusion matrix */
 

@@ -135,8 +135,8 @@ int main(int argc, char **argv)
                               { "validation", NULL, vl, t.n_history, true, 1 } };
         ex_series psnr[2] = { { "training", NULL, tp, t.n_history, false, 0 },
                               { "validation", NULL, vp, t.n_history, true, 1 } };
-        ex_panel panels[2] = { { "reconstruction loss", "mean squared error", loss, 2, false, true },
-                               { "reconstruction quality", "PSNR (dB)", psnr, 2, false, false } };
+        ex_panel panels[2] = { { "reconstruction loss", "mean squared error", loss, 2, false, true, false },
+                               { "reconstruction quality", "PSNR (dB)", psnr, 2, false, false, false } };
         if (ex_plot_panels(path, "Autoencoder on Fashion-MNIST", "epoch", panels, 2))
             fprintf(stderr, "warning: %s\n", ex_last_error());
         else

@@ -15,6 +15,7 @@
 typedef struct {
     ex_config cfg;
     int hidden, n_val;
+    double dropout;
     wg_activation act;
     wg_schedule sched;
     wg_dataset train, val, test;
@@ -38,10 +39,10 @@ static int draw_weights(const char *path, const char *title, wg_model *m, int hi
 
 /* One training run at learning rate `lr`; fills the trainer's history and
  * the test evaluation. `draw` adds the weight pictures. */
-static int run(setup *s, double lr, bool quiet, bool draw, const char *csv, ex_trainer *t,
-               ex_eval *test_eval, int *confusion)
+static int run(setup *s, double lr, double dropout, bool quiet, bool draw, const char *csv,
+               ex_trainer *t, ex_eval *test_eval, int *confusion)
 {
-    wg_model *m = wg_mlp(784, s->hidden, 10, s->act, WG_INIT_DEFAULT, s->cfg.seed);
+    wg_model *m = ex_mlp_dropout(784, s->hidden, 10, s->act, dropout, s->cfg.seed);
     wg_optim *o = m ? wg_sgd(wg_model_params(m), (wg_sgd_opts){ .lr = lr }) : NULL;
     if (!o) {
         fprintf(stderr, "train_mlp: %s\n", wg_last_error());
@@ -86,7 +87,7 @@ static int lr_study(setup *s)
     int rc = 0, done = 0;
     for (int r = 0; r < 3 && rc == 0; r++, done++) {
         fprintf(stderr, "lr study: training at lr %g\n", rates[r]);
-        rc = run(s, rates[r], false, false, NULL, &runs[r], &ev[r], confusion);
+        rc = run(s, rates[r], s->dropout, false, false, NULL, &runs[r], &ev[r], confusion);
         if (rc != 0)
             break;
         printf("lr %-8g test accuracy %.4f\n", rates[r], ev[r].acc);
@@ -120,8 +121,8 @@ static int lr_study(setup *s)
             acc[2 * r + 1] = (ex_series){ NULL, NULL, val_acc[r], n, true, r };
         }
         ex_panel panels[2] = {
-            { "loss (solid: training, dashed: validation)", "cross-entropy", loss, 6, false, true },
-            { "accuracy (solid: training, dashed: validation)", "accuracy (%)", acc, 6, true, false },
+            { "loss (solid: training, dashed: validation)", "cross-entropy", loss, 6, false, true, false },
+            { "accuracy (solid: training, dashed: validation)", "accuracy (%)", acc, 6, true, false, false },
         };
         ex_path_join(png, sizeof png, s->cfg.out_dir, "lr_study.png");
         if (ex_plot_panels(png, "MLP on Fashion-MNIST: three learning rates", "epoch", panels, 2))
@@ -142,6 +143,89 @@ static int lr_study(setup *s)
     return rc;
 }
 
+/* The same MLP trained without and with dropout (p = --dropout, or 0.5),
+ * from the same start: training and validation curves on one plot, each
+ * run's test accuracy in the legend. */
+static int dropout_study(setup *s)
+{
+    const double ps[2] = { 0, s->dropout > 0 ? s->dropout : 0.5 };
+    ex_trainer runs[2];
+    ex_eval ev[2];
+    int confusion[100];
+    char csv_path[512], png[512], tr_name[2][96], va_name[2][96];
+    ex_path_join(csv_path, sizeof csv_path, s->cfg.out_dir, "dropout_study.csv");
+    ex_csv *csv = ex_csv_open(csv_path, "dropout,epoch,train_loss,train_acc,val_loss,val_acc,"
+                                        "test_acc,kept_epoch");
+    if (!csv) {
+        fprintf(stderr, "train_mlp: %s\n", ex_last_error());
+        return -1;
+    }
+    int rc = 0, done = 0;
+    for (int r = 0; r < 2 && rc == 0; r++) {
+        fprintf(stderr, "dropout study: training with dropout %g\n", ps[r]);
+        rc = run(s, s->cfg.lr, ps[r], false, false, NULL, &runs[r], &ev[r], confusion);
+        if (rc != 0)
+            break;
+        done++;
+        printf("dropout %-4g test accuracy %.4f  (final train acc %.4f, val acc %.4f)\n", ps[r],
+               ev[r].acc, runs[r].history[runs[r].n_history - 1].train_acc,
+               runs[r].history[runs[r].n_history - 1].val_acc);
+        for (int e = 0; e < runs[r].n_history; e++) {
+            const ex_epoch_metrics *m = &runs[r].history[e];
+            double row[8] = { ps[r], m->epoch, m->train_loss, m->train_acc, m->val_loss,
+                              m->val_acc, ev[r].acc, runs[r].best_epoch };
+            ex_csv_row(csv, row, 8);
+        }
+    }
+    ex_csv_close(csv);
+    if (rc == 0) {
+        ex_series acc[4], loss[4];
+        double *v[2][4];
+        for (int r = 0; r < 2; r++) {
+            int n = runs[r].n_history;
+            for (int j = 0; j < 4; j++)
+                v[r][j] = malloc(sizeof(double) * (size_t)(n + 1));
+            for (int e = 0; e < n; e++) {
+                v[r][0][e] = runs[r].history[e].train_loss;
+                v[r][1][e] = runs[r].history[e].val_loss;
+                v[r][2][e] = runs[r].history[e].train_acc;
+                v[r][3][e] = runs[r].history[e].val_acc;
+            }
+            const char *what = ps[r] > 0 ? "dropout" : "no dropout";
+            char p_txt[32] = "";
+            if (ps[r] > 0)
+                snprintf(p_txt, sizeof p_txt, " %g", ps[r]);
+            snprintf(tr_name[r], sizeof tr_name[r], "%s%s: training", what, p_txt);
+            snprintf(va_name[r], sizeof va_name[r], "%s%s: validation (test acc %.2f%%)", what,
+                     p_txt, 100 * ev[r].acc);
+            loss[2 * r] = (ex_series){ tr_name[r], NULL, v[r][0], n, false, r ? 3 : 0 };
+            loss[2 * r + 1] = (ex_series){ va_name[r], NULL, v[r][1], n, true, r ? 3 : 0 };
+            acc[2 * r] = (ex_series){ tr_name[r], NULL, v[r][2], n, false, r ? 3 : 0 };
+            acc[2 * r + 1] = (ex_series){ va_name[r], NULL, v[r][3], n, true, r ? 3 : 0 };
+        }
+        ex_panel panels[2] = {
+            { "loss (solid: training, dashed: validation)", "cross-entropy", loss, 4, false, false, false },
+            { "accuracy (solid: training, dashed: validation)", "accuracy (%)", acc, 4, true, false, false },
+        };
+        char title[160];
+        snprintf(title, sizeof title, "MLP 784-%d-10 (%s) on Fashion-MNIST, with and without "
+                 "dropout", s->hidden, wg_activation_name(s->act));
+        ex_path_join(png, sizeof png, s->cfg.out_dir, "dropout_study.png");
+        if (ex_plot_panels(png, title, "epoch", panels, 2))
+            fprintf(stderr, "warning: %s\n", ex_last_error());
+        else
+            printf("wrote %s\n", png);
+        for (int r = 0; r < 2; r++)
+            for (int j = 0; j < 4; j++)
+                free(v[r][j]);
+        printf("wrote %s\n", csv_path);
+        printf("test accuracy: %.4f\n", ev[1].acc);
+    }
+    for (int r = 0; r < done; r++)
+        ex_trainer_free(&runs[r]);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     setup s = { .cfg = ex_config_defaults(), .hidden = 128, .n_val = 5000 };
@@ -149,12 +233,16 @@ int main(int argc, char **argv)
     s.cfg.batch = 64;
     s.cfg.lr = 0.5;
     const char *act = "sigmoid", *schedule = "cosine";
-    bool study = false;
+    bool study = false, dstudy = false;
     const ex_option extra[] = {
         { "hidden", EX_OPT_INT, &s.hidden, "N", "hidden units", 1, 65536 },
         { "activation", EX_OPT_STRING, &act, "NAME", "hidden activation: sigmoid, tanh, relu", 0, 0 },
         { "schedule", EX_OPT_STRING, &schedule, "NAME", EX_SCHEDULE_HELP, 0, 0 },
         { "val", EX_OPT_INT, &s.n_val, "N", "training images held out for validation", 0, 59000 },
+        { "dropout", EX_OPT_DOUBLE, &s.dropout, "P", "dropout after the hidden activation, "
+          "probability P of zeroing a unit in training (0: none)", 0, 0.95 },
+        { "dropout-study", EX_OPT_FLAG, &dstudy, NULL, "train without and with dropout (--dropout, "
+          "else 0.5) and plot both runs' curves", 0, 0 },
         { "lr-study", EX_OPT_FLAG, &study, NULL, "train at --lr, 10x and 0.1x it and plot the three runs", 0, 0 },
         { 0 },
     };
@@ -183,10 +271,14 @@ int main(int argc, char **argv)
     wg_dataset all;
     if (ex_load_data(&s.cfg, s.n_val, &all, &s.train, &s.val, &s.test) != 0)
         return 1;
+    if (s.dropout > 0 && !dstudy)
+        printf("dropout %g after the hidden layer (training only)\n", s.dropout);
     printf("MLP 784 -> %d %s -> 10; %lld training, %lld validation, %lld test images\n", s.hidden,
            wg_activation_name(s.act), (long long)s.train.count, (long long)s.val.count,
            (long long)s.test.count);
-    if (study) {
+    if (dstudy) {
+        rc = dropout_study(&s);
+    } else if (study) {
         rc = lr_study(&s);
     } else {
         char csv[512], path[512];
@@ -194,13 +286,17 @@ int main(int argc, char **argv)
         ex_trainer t;
         ex_eval ev;
         int confusion[100];
-        rc = run(&s, s.cfg.lr, false, true, csv, &t, &ev, confusion);
+        rc = run(&s, s.cfg.lr, s.dropout, false, true, csv, &t, &ev, confusion);
         if (rc == 0) {
             printf("\nconfusion matrix (rows: true class, columns: predicted):\n");
             ex_print_confusion(stdout, confusion, 10, ex_fashion_classes);
             ex_path_join(path, sizeof path, s.cfg.out_dir, "curves.png");
-            if (ex_plot_learning_curves(path, "Two-layer MLP on Fashion-MNIST", t.history,
-                                        t.n_history))
+            char title[160] = "Two-layer MLP on Fashion-MNIST";
+            if (t.best_epoch > 0)
+                snprintf(title, sizeof title, "Two-layer MLP on Fashion-MNIST; early stopping "
+                         "(--patience %d) kept epoch %d of %d", s.cfg.patience, t.best_epoch,
+                         t.n_history);
+            if (ex_plot_learning_curves(path, title, t.history, t.n_history))
                 fprintf(stderr, "warning: %s\n", ex_last_error());
             else
                 printf("wrote %s\n", path);

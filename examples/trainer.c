@@ -59,6 +59,48 @@ int ex_load_data(const ex_config *cfg, int64_t n_val, wg_dataset *all, wg_datase
     return 0;
 }
 
+typedef struct {
+    wg_linear fc1, fc2;
+    wg_activation act;
+    double p;
+} mlp_dropout;
+
+static wg_tensor *mlp_dropout_forward(wg_model *m, wg_tape *t, wg_tensor *x, void *state)
+{
+    const mlp_dropout *s = state;
+    if (wg_ndim(x) > 2)
+        x = wg_flatten(t, x);
+    x = wg_activate(t, s->act, wg_linear_apply(t, &s->fc1, x), "fc1");
+    x = wg_dropout(t, x, s->p, wg_model_training(m), wg_model_rng(m));
+    return wg_linear_apply(t, &s->fc2, x);
+}
+
+wg_model *ex_mlp_dropout(int in, int hidden, int out, wg_activation act, double p, uint64_t seed)
+{
+    if (p <= 0)
+        return wg_mlp(in, hidden, out, act, WG_INIT_DEFAULT, seed);
+    mlp_dropout *s = calloc(1, sizeof *s);
+    wg_model *m = s ? wg_model_new("mlp", mlp_dropout_forward, s, free, seed) : NULL;
+    if (!m) {
+        free(s);
+        return NULL;
+    }
+    s->act = act;
+    s->p = p;
+    wg_params *P = wg_model_params(m);
+    /* the same draws in the same order as wg_mlp(): the same start */
+    if (wg_linear_init(&s->fc1, P, "fc1", in, hidden, true, WG_INIT_DEFAULT, wg_model_rng(m)) ||
+        wg_linear_init(&s->fc2, P, "fc2", hidden, out, true, WG_INIT_DEFAULT, wg_model_rng(m)) ||
+        wg_model_set_int(m, "in", in) || wg_model_set_int(m, "hidden", hidden) ||
+        wg_model_set_int(m, "out", out) ||
+        wg_model_set_str(m, "activation", wg_activation_name(act)) ||
+        wg_model_set_int(m, "dropout_permille", (int64_t)lround(p * 1000))) {
+        wg_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
 double ex_batch_psnr(const wg_real *out, const wg_real *x, int n, int64_t pixels)
 {
     double sum = 0;
@@ -104,6 +146,8 @@ int ex_evaluate(wg_model *m, const wg_dataset *d, ex_task task, int batch, int *
         return -1;
     }
     wg_tape_set_grad(tape, false);
+    const bool was_training = wg_model_training(m);
+    wg_model_set_training(m, false);
     double loss = 0, psnr = 0;
     int64_t right = 0;
     int rc = 0;
@@ -142,6 +186,7 @@ int ex_evaluate(wg_model *m, const wg_dataset *d, ex_task task, int batch, int *
         else
             r->psnr = psnr / (double)d->count;
     }
+    wg_model_set_training(m, was_training);
     free(x), free(y), free(idx);
     wg_tape_free(tape);
     return rc;
@@ -185,7 +230,9 @@ static int save_checkpoint(ex_trainer *t, const char *path, int64_t epoch, int64
 {
     wg_train_state ts = { .epoch = epoch, .global_step = t->steps, .position = position,
                           .data_seed = data_seed, .rng = *wg_model_rng(t->model),
-                          .base_lr = t->base_lr, .best_epoch = -1, .best_val_loss = NAN };
+                          .base_lr = t->base_lr,
+                          .best_epoch = t->best_epoch > 0 ? t->best_epoch : -1,
+                          .best_val_loss = t->best_val_loss };
     if (wg_checkpoint_save(path, t->model, t->opt, &ts) != WG_OK) {
         fprintf(stderr, "%s: error: %s\n", t->program, wg_last_error());
         return -1;
@@ -250,6 +297,20 @@ int ex_train(ex_trainer *t, const char *csv_path)
         wg_batcher_free(b), free(x), free(y), wg_tape_free(tape), ex_csv_close(csv);
         return -1;
     }
+    /* --patience: the best epoch's parameters, copied from the contiguous block */
+    const bool early = cfg->patience > 0 && t->val && t->val->count > 0;
+    wg_params *P = wg_model_params(t->model);
+    const int64_t n_params = wg_params_numel(P);
+    wg_real *best = NULL;
+    t->best_epoch = 0;
+    t->best_val_loss = NAN;
+    t->stopped_early = false;
+    if (early && !(best = malloc(sizeof(wg_real) * (size_t)(n_params > 0 ? n_params : 1)))) {
+        fprintf(stderr, "%s: error: out of memory for the early-stopping copy\n", t->program);
+        wg_batcher_free(b), free(x), free(y), wg_tape_free(tape), ex_csv_close(csv);
+        return -1;
+    }
+    int64_t last_epoch = 0, last_position = 0; /* of the last checkpoint written */
     ex_progress prog;
     int batches = (int)wg_batcher_batches(b);
     ex_progress_init(&prog, cfg->epochs, batches, cfg->batch, cfg->max_steps);
@@ -265,6 +326,7 @@ int ex_train(ex_trainer *t, const char *csv_path)
         int64_t seen = 0, right = 0;
         int n, batch = (int)(ts.position / cfg->batch);
         bool stopped = false;
+        wg_model_set_training(t->model, true);
         while ((n = wg_batcher_next(b, x, y)) > 0) {
             wg_tensor *out;
             wg_tensor *l = batch_loss(tape, t->model, t->task, x,
@@ -336,18 +398,48 @@ int ex_train(ex_trainer *t, const char *csv_path)
             fprintf(stderr, "%s: error: %s\n", t->program, ex_last_error());
             rc = -1;
         }
+        int since_best = 0;
+        if (early && rc == 0) {
+            if (t->best_epoch == 0 || m->val_loss < t->best_val_loss) {
+                t->best_epoch = m->epoch;
+                t->best_val_loss = m->val_loss;
+                memcpy(best, wg_params_values(P), sizeof(wg_real) * (size_t)n_params);
+            }
+            since_best = m->epoch - t->best_epoch;
+        }
         if (save_path && rc == 0) {
             int64_t be, served;
             wg_batcher_position(b, &be, &served);
             /* a stop on the epoch's last batch resumes at the next epoch */
             if (stopped && served < d->count)
-                rc = save_checkpoint(t, save_path, be, served, ts.data_seed);
+                last_epoch = be, last_position = served;
             else
-                rc = save_checkpoint(t, save_path, e + 1, 0, ts.data_seed);
+                last_epoch = e + 1, last_position = 0;
+            rc = save_checkpoint(t, save_path, last_epoch, last_position, ts.data_seed);
         }
         if (stopped)
             break;
+        if (early && since_best >= cfg->patience && e + 1 < cfg->epochs) {
+            t->stopped_early = true;
+            break;
+        }
     }
+    if (early && rc == 0 && t->best_epoch > 0) {
+        memcpy(wg_params_values(P), best, sizeof(wg_real) * (size_t)n_params);
+        int last = t->n_history > 0 ? t->history[t->n_history - 1].epoch : 0;
+        if (!t->quiet) {
+            if (t->stopped_early)
+                printf("early stopping: no better validation loss for %d epochs after epoch %d; "
+                       "stopped after epoch %d\n", cfg->patience, t->best_epoch, last);
+            printf("early stopping: kept epoch %d (validation loss %.4f)\n", t->best_epoch,
+                   t->best_val_loss);
+        }
+        /* the checkpoint holds the kept parameters (and where the run stopped) */
+        if (save_path && t->best_epoch != last)
+            rc = save_checkpoint(t, save_path, last_epoch, last_position, ts.data_seed);
+    }
+    free(best);
+    wg_model_set_training(t->model, true);
     if (ex_csv_close(csv) != 0 && rc == 0) {
         fprintf(stderr, "%s: error: %s\n", t->program, ex_last_error());
         rc = -1;

@@ -28,8 +28,9 @@ typedef struct ex_eval {
 /** The sum over n images of 10 log10(1 / MSE(out_i, x_i)), in dB. */
 double ex_batch_psnr(const wg_real *out, const wg_real *x, int n, int64_t pixels);
 
-/** Evaluates in inference mode (no recording), in batches of `batch` so
- *  memory stays bounded. `confusion` (k x k, zeroed here) may be NULL. */
+/** Evaluates in inference mode (no recording) and in the model's
+ *  evaluation mode (no dropout; its mode is restored after), in batches of
+ *  `batch` so memory stays bounded. `confusion` (k x k, zeroed here) may be NULL. */
 int ex_evaluate(wg_model *m, const wg_dataset *d, ex_task task, int batch, int *confusion, int k,
                 ex_eval *out);
 
@@ -50,11 +51,21 @@ typedef struct ex_trainer {
     long steps;              /**< optimizer steps taken */
     double train_seconds;    /**< wall time of the training steps, batch assembly included */
     long train_images;       /**< images trained on */
+    int best_epoch;          /**< --patience: the epoch whose parameters were kept (1-based;
+                                  0 if none) */
+    double best_val_loss;    /**< its validation loss (NAN if none) */
+    bool stopped_early;      /**< --patience ended the run before its last epoch */
 } ex_trainer;
 
 /** Runs the epochs; writes `<out_dir>/metrics.csv` unless csv_path is
  *  NULL; unless quiet, ends with the memory report (ex_print_memory()) of
- *  the training tape. Returns 0, or -1 with the reason printed to stderr. */
+ *  the training tape. The model trains in training mode (dropout on) and
+ *  is evaluated in evaluation mode. With cfg->patience > 0 (and a
+ *  validation set), the run stops once the validation loss has not
+ *  improved for that many epochs, and the parameters of the best epoch
+ *  (a copy kept in memory) are restored at the end, also when the run
+ *  went to its last epoch; the checkpoint is then rewritten with them.
+ *  Returns 0, or -1 with the reason printed to stderr. */
 int ex_train(ex_trainer *t, const char *csv_path);
 void ex_trainer_free(ex_trainer *t);
 
@@ -73,6 +84,15 @@ int ex_parse_schedule(const char *name, int epochs, wg_schedule *s);
  *  optimizer's state and the tape's arena (now, and its peak between two
  *  resets), from wg_memory_usage(). `o` and `tape` may be NULL. */
 void ex_print_memory(FILE *f, const wg_model *m, const wg_optim *o, const wg_tape *tape);
+
+/** The two-layer perceptron of wg_mlp() with dropout after the hidden
+ *  activation: fc1, activation, dropout(p), fc2, built with wg_model_new().
+ *  Dropout is active in training mode only (wg_model_training()), with the
+ *  model's generator; p = 0 gives wg_mlp() itself. It records the kind and
+ *  hyperparameters of an "mlp" (plus "dropout_permille"), so its
+ *  checkpoints load wherever an MLP's do: in evaluation the two are the
+ *  same function. NULL (see wg_last_error()) on failure. */
+wg_model *ex_mlp_dropout(int in, int hidden, int out, wg_activation act, double p, uint64_t seed);
 
 /** Applies --threads, and line-buffers stdout. */
 void ex_apply_threads(const ex_config *cfg);

@@ -29,6 +29,7 @@ fuzz_make_seeds_LDADD = $(TEST_FLOAT_LDADD) $(HDF5_LIBS) $(ZLIB_LIBS)
 
 EXTRA_DIST += \
 	fuzz/run.sh \
+	fuzz/lsan.supp \
 	fuzz/fuzz_idx.c \
 	fuzz/fuzz_idx_gz.c \
 	fuzz/fuzz_h5data.c \
