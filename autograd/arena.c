@@ -64,11 +64,13 @@ void *wg_arena_alloc(wg_arena *a, size_t bytes)
 void wg_arena_reset(wg_arena *a)
 {
     if (a->head && a->head->next) {
-        /* several chunks: replace them by one as large as the peak need */
-        size_t want = a->held;
+        /* several chunks: replace them by one as large as the most any
+         * cycle has used. The old ones go first, so the two never coexist
+         * (a failure leaves the arena empty; it grows again on demand). */
+        size_t want = a->peak;
+        wg_arena_free(a);
         wg_chunk *one = chunk_new(want);
         if (one) {
-            wg_arena_free(a);
             a->head = one;
             a->held = want;
         }

@@ -91,7 +91,7 @@ int main(int argc, char **argv)
     int confusion[100];
     ex_eval ev;
     if (rc == 0)
-        rc = ex_evaluate(m, &test, EX_CLASSIFY, 1000, confusion, 10, &ev);
+        rc = ex_evaluate(m, &test, EX_CLASSIFY, EX_EVAL_BATCH, confusion, 10, &ev);
     if (rc == 0) {
         printf("\nconfusion matrix (rows: true class, columns: predicted):\n");
         ex_print_confusion(stdout, confusion, 10, ex_fashion_classes);

@@ -95,7 +95,7 @@ int main(int argc, char **argv)
     int confusion[100 * 100];
     int k = test.classes > 0 && test.classes <= 100 ? test.classes : 10;
     ex_eval ev;
-    rc = ex_evaluate(m, &test, recon ? EX_RECONSTRUCT : EX_CLASSIFY, 1000, recon ? NULL : confusion,
+    rc = ex_evaluate(m, &test, recon ? EX_RECONSTRUCT : EX_CLASSIFY, EX_EVAL_BATCH, recon ? NULL : confusion,
                      k, &ev);
     if (rc == 0 && logits)
         rc = write_logits(logits, m, &test);

@@ -154,7 +154,7 @@ int main(int argc, char **argv)
                          .train = &train, .val = &val, .quiet = true };
         double t0 = ex_now();
         ex_eval ev = { 0 };
-        if (ex_train(&t, NULL) != 0 || ex_evaluate(m, &test, EX_CLASSIFY, 1000, NULL, 0, &ev)) {
+        if (ex_train(&t, NULL) != 0 || ex_evaluate(m, &test, EX_CLASSIFY, EX_EVAL_BATCH, NULL, 0, &ev)) {
             rc = 1;
         } else {
             R->seconds = ex_now() - t0;

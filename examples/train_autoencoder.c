@@ -115,7 +115,7 @@ int main(int argc, char **argv)
     rc = ex_train(&t, csv);
     ex_eval ev;
     if (rc == 0)
-        rc = ex_evaluate(m, &test, EX_RECONSTRUCT, 1000, NULL, 0, &ev);
+        rc = ex_evaluate(m, &test, EX_RECONSTRUCT, EX_EVAL_BATCH, NULL, 0, &ev);
     if (rc == 0) {
         ex_path_join(path, sizeof path, cfg.out_dir, "reconstructions.png");
         draw_reconstructions(path, m, &test);

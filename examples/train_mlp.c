@@ -61,7 +61,7 @@ static int run(setup *s, double lr, double dropout, bool quiet, bool draw, const
                        .base_lr = lr, .train = &s->train, .val = &s->val, .quiet = quiet };
     int rc = ex_train(t, csv);
     if (rc == 0)
-        rc = ex_evaluate(m, &s->test, EX_CLASSIFY, 1000, confusion, 10, test_eval);
+        rc = ex_evaluate(m, &s->test, EX_CLASSIFY, EX_EVAL_BATCH, confusion, 10, test_eval);
     if (rc == 0 && draw) {
         ex_path_join(path, sizeof path, s->cfg.out_dir, "weights_after.png");
         draw_weights(path, "MLP first-layer weights after training", m, s->hidden);

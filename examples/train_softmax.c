@@ -232,7 +232,7 @@ int main(int argc, char **argv)
     ex_eval ev;
     rc = ex_train(&t, csv);
     if (rc == 0)
-        rc = ex_evaluate(m, &test, EX_CLASSIFY, 1000, NULL, 0, &ev);
+        rc = ex_evaluate(m, &test, EX_CLASSIFY, EX_EVAL_BATCH, NULL, 0, &ev);
     if (rc == 0) {
         ex_path_join(path, sizeof path, cfg.out_dir, "weights.png");
         draw_weights(path, m, ev.acc);

@@ -377,7 +377,7 @@ int ex_train(ex_trainer *t, const char *csv_path)
         m->val_loss = m->val_acc = NAN;
         if (t->val && t->val->count > 0) {
             ex_eval ev;
-            if (ex_evaluate(t->model, t->val, t->task, 1000, NULL, 0, &ev) != 0) {
+            if (ex_evaluate(t->model, t->val, t->task, EX_EVAL_BATCH, NULL, 0, &ev) != 0) {
                 rc = -1;
                 break;
             }

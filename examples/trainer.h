@@ -28,6 +28,10 @@ typedef struct ex_eval {
 /** The sum over n images of 10 log10(1 / MSE(out_i, x_i)), in dB. */
 double ex_batch_psnr(const wg_real *out, const wg_real *x, int n, int64_t pixels);
 
+/** The evaluation batch: bounded, so the inference tape stays small (about
+ *  5 MB for LeNet-5) whatever the size of the data set. */
+#define EX_EVAL_BATCH 100
+
 /** Evaluates in inference mode (no recording) and in the model's
  *  evaluation mode (no dropout; its mode is restored after), in batches of
  *  `batch` so memory stays bounded. `confusion` (k x k, zeroed here) may be NULL. */
