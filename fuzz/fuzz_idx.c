@@ -1,0 +1,9 @@
+/* libFuzzer target "idx": see wgf_idx in harness.h. Built and run by make fuzz. */
+#include "harness.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return wgf_idx(data, size);
+}
