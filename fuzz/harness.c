@@ -67,6 +67,62 @@ static void no_hdf5_handles(const char *who)
     H5garbage_collect();
 }
 
+/* A file's sizes are claims: what the library allocates for a file is in
+ * proportion to the bytes it holds (deflate expands at most about 1032:1),
+ * plus room for the caller's model (LeNet-5 here). The library's
+ * allocations go through a hook that records the largest request. */
+static size_t g_alloc_max;
+
+static void note_size(size_t n)
+{
+    if (n > g_alloc_max)
+        g_alloc_max = n;
+}
+
+static void *h_malloc(size_t n, void *ctx)
+{
+    (void)ctx;
+    note_size(n);
+    return malloc(n);
+}
+
+static void *h_realloc(void *p, size_t n, void *ctx)
+{
+    (void)ctx;
+    note_size(n);
+    return realloc(p, n);
+}
+
+static void h_free(void *p, void *ctx)
+{
+    (void)ctx;
+    free(p);
+}
+
+/* Starts watching: called first by every harness, before any object of
+ * the library exists (the hook must be set before). */
+static void watch(void)
+{
+    static const wg_allocator hook = { h_malloc, h_realloc, h_free, NULL };
+    static bool set;
+    if (!set) {
+        wg_set_allocator(&hook);
+        set = true;
+    }
+    g_alloc_max = 0;
+}
+
+static void allocations_in_proportion(size_t file_bytes)
+{
+    uint64_t limit = ((uint64_t)64 << 20) + (uint64_t)1100 * file_bytes;
+    if (g_alloc_max > limit) {
+        char b[160];
+        snprintf(b, sizeof b, "%zu bytes in one allocation for a file of %zu bytes", g_alloc_max,
+                 file_bytes);
+        broken("an allocation out of proportion to the file", b);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* the bytes as files: the API takes paths                                   */
 
@@ -227,7 +283,9 @@ static void idx_both_roles(const uint8_t *data, size_t size)
 
 int wgf_idx(const uint8_t *data, size_t size)
 {
+    watch();
     idx_both_roles(data, size);
+    allocations_in_proportion(size);
     return 0;
 }
 
@@ -268,21 +326,25 @@ static unsigned char *gzip_bytes(const uint8_t *data, size_t size, size_t *out_n
 int wgf_idx_gz(const uint8_t *data, size_t size)
 {
     size_t n = 0;
+    watch();
     unsigned char *gz = gzip_bytes(data, size, &n);
     if (gz)
         idx_both_roles(gz, n);
     free(gz);
+    allocations_in_proportion(size); /* what the stream inflates to */
     return 0;
 }
 
 int wgf_h5data(const uint8_t *data, size_t size)
 {
     wg_dataset d;
+    watch();
     const char *p = put(0, data, size);
     wg_status s = wg_h5_dataset_load(p, &d);
     note("h5_dataset_load", s);
     no_hdf5_handles("wg_h5_dataset_load");
     check_dataset(&d, s, d.labels != NULL, 65536);
+    allocations_in_proportion(size);
     return 0;
 }
 
@@ -428,7 +490,9 @@ static void checkpoint_calls(const char *path)
 
 int wgf_checkpoint(const uint8_t *data, size_t size)
 {
+    watch();
     checkpoint_calls(put(0, data, size));
+    allocations_in_proportion(size);
     return 0;
 }
 
@@ -455,7 +519,9 @@ static int sealed_calls(const uint8_t *data, size_t size, uint32_t crc_xor)
     put_le(b + 12, (uint32_t)crc ^ crc_xor, 4);
     put_le(b + 16, n - USERBLOCK, 8);
     g_expect_refusal = crc_xor != 0;
+    watch();
     checkpoint_calls(put(0, b, n));
+    allocations_in_proportion(n);
     g_expect_refusal = false;
     free(b);
     return 0;
