@@ -23,7 +23,10 @@
 typedef enum { F_TANH, F_SIGMOID, F_EXP } vfunc;
 
 /* ---- the SLEEF path ------------------------------------------------------ */
-#if defined(HAVE_SLEEF) && defined(__x86_64__) && defined(__GNUC__)
+/* GCC's target pragma; clang ignores it (a clang build compiles this file
+ * with -mavx2 -mfma, or takes the scalar path) */
+#if defined(HAVE_SLEEF) && defined(__x86_64__) && defined(__GNUC__) && \
+    (!defined(__clang__) || (defined(__AVX2__) && defined(__FMA__)))
 #define WG_VECTOR 1
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")

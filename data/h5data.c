@@ -90,13 +90,16 @@ static wg_status check_type(const h5_job *j, const char *name, hid_t ds, bool u8
     size_t size = H5Tget_size(t);
     H5T_sign_t sign = cls == H5T_INTEGER ? H5Tget_sign(t) : H5T_SGN_ERROR;
     H5Tclose(t);
-    bool ok = cls == H5T_INTEGER && (!u8 || (size == 1 && sign == H5T_SGN_NONE));
+    /* integers of 8 to 64 bits: a type claiming gigabytes per element
+     * would make libhdf5 allocate that much to convert it */
+    bool ok = cls == H5T_INTEGER && size >= 1 && size <= 8 &&
+              (!u8 || (size == 1 && sign == H5T_SGN_NONE));
     if (ok)
         return WG_OK;
     char b[64];
     return fail(WG_EFORMAT, j, "'%s' is stored as %s; expected %s", name,
                 type_str(cls, size, sign, b, sizeof b),
-                u8 ? "unsigned 8-bit integers" : "integers");
+                u8 ? "unsigned 8-bit integers" : "integers of 8 to 64 bits");
 }
 
 /* The extents of a dataset whose rank must be in [lo, hi] (hi <= 4). */
@@ -149,6 +152,26 @@ static wg_status image_geometry(const h5_job *j, const hsize_t *dims, int rank, 
     return WG_OK;
 }
 
+/* The dimensions are a claim; the file's stored bytes are a fact. Refuse
+ * to allocate more than the storage could hold (compressed data may
+ * expand, up to about 1032x for deflate), so a 2 KB file cannot ask for
+ * gigabytes. */
+static wg_status check_stored(const h5_job *j, const char *name, hid_t ds, uint64_t bytes)
+{
+    hsize_t file_size = 0, stored = H5Dget_storage_size(ds);
+    hid_t dcpl = H5Dget_create_plist(ds);
+    int filters = dcpl < 0 ? -1 : H5Pget_nfilters(dcpl);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (H5Fget_filesize(j->file, &file_size) < 0 || filters < 0)
+        return fail(WG_EFORMAT, j, "'%s': cannot read its storage", name);
+    uint64_t limit = (uint64_t)(stored < file_size ? stored : file_size) * (filters ? 1032 : 1);
+    if (stored == 0 || bytes > limit)
+        return fail(WG_EFORMAT, j, "'%s' claims %llu bytes; the file stores %llu", name,
+                    (unsigned long long)bytes, (unsigned long long)stored);
+    return WG_OK;
+}
+
 static wg_status load_images(h5_job *j, wg_dataset *d)
 {
     hsize_t dims[4];
@@ -161,6 +184,8 @@ static wg_status load_images(h5_job *j, wg_dataset *d)
         s = get_dims(j, "images", j->images, 3, 4, dims, &rank);
     if (s == WG_OK)
         s = image_geometry(j, dims, rank, d, &bytes);
+    if (s == WG_OK)
+        s = check_stored(j, "images", j->images, bytes);
     if (s != WG_OK)
         return s;
     d->images = wg_malloc((size_t)bytes);

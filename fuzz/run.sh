@@ -48,8 +48,9 @@ printf '%-16s %8s %12s %7s %10s %11s %s\n' target seconds executions edges "our 
 
 # The frames of the first report in a log, one "function place" line each
 # ("?" for the function of an unsymbolised frame, e.g. in Debian's
-# stripped libhdf5), without the sanitizers' and libFuzzer's own frames and
-# the C library's memory, string and abort functions.
+# stripped libhdf5), without the sanitizers' and libFuzzer's own frames,
+# the C library's memory, string and abort functions, and our allocation
+# wrappers (so an allocation is placed where it was asked for).
 frames() {
     sed -n '/ERROR: \(AddressSanitizer\|LeakSanitizer\|libFuzzer\|UndefinedBehaviorSanitizer\)\|runtime error:/,$p' "$1" |
         awk '/^ *#[0-9]+ 0x[0-9a-f]+/ {
@@ -60,7 +61,7 @@ frames() {
              }
              /^$/ && seen { exit } /^ *#0 / { seen = 1 }' |
         grep -v -E '^(__asan|__interceptor|__sanitizer|__ubsan|__lsan|__libc_start|fuzzer::|__GI_|__(memcpy|memmove|memset|memcmp|mempcpy|strlen|strcmp))[^[:space:]]*[[:space:]]' |
-        grep -v -E '^(_start|LLVMFuzzerTestOneInput|main|malloc|calloc|realloc|free|abort|raise|gsignal|mem(cpy|move|set|cmp|chr)|str(len|cmp|ncmp|cpy|ncpy|chr|rchr|dup)|operator)[[:space:]]' |
+        grep -v -E '^(_start|LLVMFuzzerTestOneInput|main|malloc|calloc|realloc|free|abort|raise|gsignal|__pthread_kill_implementation|__pthread_kill_internal|pthread_kill|h_malloc|h_realloc|libc_malloc|libc_realloc|wg_malloc|wg_calloc|wg_realloc|mem(cpy|move|set|cmp|chr)|str(len|cmp|ncmp|cpy|ncpy|chr|rchr|dup)|operator)[[:space:]]' |
         grep -v -E 'compiler-rt|libclang_rt|/libc\.so|libc\.so\.6|sysdeps/|^[^[:space:]]*[[:space:]]csu/'
 }
 
@@ -158,11 +159,16 @@ for t in "$@"; do
         # one committed input per distinct stack, none already committed,
         # under a short name (dist tarballs allow 99 characters a path)
         b=$(basename "$input" | sed 's/^\([a-z]*-[0-9a-f]\{8\}\)[0-9a-f]*/\1/')
-        if [ -e "$fuzzsrc/regress/$t/$b" ] || [ -e "$fuzzsrc/regress/$t/$b.pending" ] ||
-            [ -e "$fuzzsrc/findings/$t/$b" ]; then
-            echo "    already committed: $b"
-            sigs="$sigs|$sig"
-        fi
+        for known in "$fuzzsrc/regress/$t"/*.stack.txt "$fuzzsrc/findings/$t"/*.stack.txt; do
+            [ -f "$known" ] || continue
+            if [ "$(basename "$known" .stack.txt)" = "$b" ] ||
+                [ "$(basename "$known" .stack.txt)" = "$b.pending" ] ||
+                { [ -n "$sig" ] && [ "$(signature "$known")" = "$sig" ]; }; then
+                echo "    same stack as the committed $(basename "$known" .stack.txt)"
+                sigs="$sigs|$sig"
+                break
+            fi
+        done
         case "|$sigs|" in
         *"|$sig|"*) ;;
         *)
