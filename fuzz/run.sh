@@ -72,6 +72,14 @@ frames() {
 # when libhdf5 makes the allocation; over the RSS limit, the stack shows
 # what is alive, not what allocated
 classify() {
+    # one huge malloc made inside libhdf5 itself (e.g. a corrupt local heap
+    # size read during a link lookup, before any of our checks can look at
+    # the object) is libhdf5's; running over the RSS limit stays ours
+    if grep -q 'ERROR: libFuzzer: out-of-memory (malloc(' "$1"; then
+        case $(frames "$1" | head -n 1) in
+        *libhdf5*) echo libhdf5; return ;;
+        esac
+    fi
     if grep -q 'ERROR: libFuzzer: out-of-memory' "$1"; then
         echo unknown
         return
