@@ -82,34 +82,15 @@ int main(int argc, char **argv)
         return ex_print_summary(m, WG_SHAPE(1, 1, 28, 28));
     printf("small CNN: %lld parameters in %d tensors\n",
            (long long)wg_params_numel(wg_model_params(m)), wg_params_count(wg_model_params(m)));
-    char csv[512], path[512];
+    char csv[512];
     ex_path_join(csv, sizeof csv, cfg.out_dir, "metrics.csv");
     ex_trainer t = { .program = "custom_model", .cfg = &cfg, .model = m, .opt = o,
                      .task = EX_CLASSIFY, .schedule = { .kind = WG_SCHED_CONSTANT },
                      .base_lr = cfg.lr, .train = &train, .val = &val };
     rc = ex_train(&t, csv);
-    int confusion[100];
-    ex_eval ev;
     if (rc == 0)
-        rc = ex_evaluate(m, &test, EX_CLASSIFY, EX_EVAL_BATCH, confusion, 10, &ev);
-    if (rc == 0) {
-        printf("\nconfusion matrix (rows: true class, columns: predicted):\n");
-        ex_print_confusion(stdout, confusion, 10, ex_fashion_classes);
-        ex_path_join(path, sizeof path, cfg.out_dir, "curves.png");
-        if (ex_plot_learning_curves(path, "A custom CNN on Fashion-MNIST", t.history, t.n_history))
-            fprintf(stderr, "warning: %s\n", ex_last_error());
-        else
-            printf("wrote %s\n", path);
-        ex_path_join(path, sizeof path, cfg.out_dir, "confusion.png");
-        if (ex_plot_confusion(path, "Custom CNN, Fashion-MNIST test set", confusion, 10,
-                              ex_fashion_classes))
-            fprintf(stderr, "warning: %s\n", ex_last_error());
-        else
-            printf("wrote %s\n", path);
-        printf("wrote %s\n", csv);
-        printf("test accuracy: %.4f\n", ev.acc);
-        printf("train images/s: %.0f\n", t.train_seconds > 0 ? t.train_images / t.train_seconds : 0);
-    }
+        rc = ex_report_classifier(&t, &test, csv, "A custom CNN on Fashion-MNIST",
+                                  "Custom CNN, Fashion-MNIST test set");
     ex_trainer_free(&t);
     wg_optim_free(o);
     wg_model_free(m);

@@ -59,34 +59,15 @@ int main(int argc, char **argv)
            (long long)wg_params_numel(wg_model_params(model)), (long long)train.count,
            (long long)val.count, (long long)test.count, wg_build_info());
 
-    char csv[512], path[512];
+    char csv[512];
     ex_path_join(csv, sizeof csv, cfg.out_dir, "metrics.csv");
     ex_trainer t = { .program = "train_lenet", .cfg = &cfg, .model = model, .opt = opt,
                      .task = EX_CLASSIFY, .schedule = sched, .base_lr = cfg.lr,
                      .train = &train, .val = &val };
     rc = ex_train(&t, csv);
-    int confusion[100];
-    ex_eval ev;
     if (rc == 0)
-        rc = ex_evaluate(model, &test, EX_CLASSIFY, EX_EVAL_BATCH, confusion, 10, &ev);
-    if (rc == 0) {
-        printf("\nconfusion matrix (rows: true class, columns: predicted):\n");
-        ex_print_confusion(stdout, confusion, 10, ex_fashion_classes);
-        ex_path_join(path, sizeof path, cfg.out_dir, "curves.png");
-        if (ex_plot_learning_curves(path, "LeNet-5 on Fashion-MNIST", t.history, t.n_history) != 0)
-            fprintf(stderr, "warning: %s\n", ex_last_error());
-        else
-            printf("wrote %s\n", path);
-        ex_path_join(path, sizeof path, cfg.out_dir, "confusion.png");
-        if (ex_plot_confusion(path, "LeNet-5, Fashion-MNIST test set", confusion, 10,
-                              ex_fashion_classes) != 0)
-            fprintf(stderr, "warning: %s\n", ex_last_error());
-        else
-            printf("wrote %s\n", path);
-        printf("wrote %s\n", csv);
-        printf("test accuracy: %.4f\n", ev.acc);
-        printf("train images/s: %.0f\n", t.train_seconds > 0 ? t.train_images / t.train_seconds : 0);
-    }
+        rc = ex_report_classifier(&t, &test, csv, "LeNet-5 on Fashion-MNIST",
+                                  "LeNet-5, Fashion-MNIST test set");
     ex_trainer_free(&t);
     wg_optim_free(opt);
     wg_model_free(model);

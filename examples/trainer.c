@@ -1,5 +1,7 @@
 #include "trainer.h"
 
+#include "plot.h"
+
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -15,6 +17,36 @@ void ex_apply_threads(const ex_config *cfg)
     signal(SIGXFSZ, SIG_IGN);
     if (cfg->threads > 0)
         wg_set_num_threads(cfg->threads);
+}
+
+/* prints "wrote PATH", or the reason the picture is missing as a warning */
+static void report_picture(int rc, const char *path)
+{
+    if (rc != 0)
+        fprintf(stderr, "warning: %s\n", ex_last_error());
+    else
+        printf("wrote %s\n", path);
+}
+
+int ex_report_classifier(const ex_trainer *t, const wg_dataset *test, const char *csv_path,
+                         const char *curves_title, const char *confusion_title)
+{
+    int confusion[100];
+    ex_eval ev;
+    if (ex_evaluate(t->model, test, EX_CLASSIFY, EX_EVAL_BATCH, confusion, 10, &ev) != 0)
+        return -1;
+    char path[512];
+    printf("\nconfusion matrix (rows: true class, columns: predicted):\n");
+    ex_print_confusion(stdout, confusion, 10, ex_fashion_classes);
+    ex_path_join(path, sizeof path, t->cfg->out_dir, "curves.png");
+    report_picture(ex_plot_learning_curves(path, curves_title, t->history, t->n_history), path);
+    ex_path_join(path, sizeof path, t->cfg->out_dir, "confusion.png");
+    report_picture(ex_plot_confusion(path, confusion_title, confusion, 10, ex_fashion_classes),
+                   path);
+    printf("wrote %s\n", csv_path);
+    printf("test accuracy: %.4f\n", ev.acc);
+    printf("train images/s: %.0f\n", t->train_seconds > 0 ? t->train_images / t->train_seconds : 0);
+    return 0;
 }
 
 int ex_parse_schedule(const char *name, int epochs, wg_schedule *s)

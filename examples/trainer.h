@@ -73,6 +73,13 @@ typedef struct ex_trainer {
 int ex_train(ex_trainer *t, const char *csv_path);
 void ex_trainer_free(ex_trainer *t);
 
+/** The end of a classifier's run: evaluates `t`'s model on `test`, prints
+ *  the confusion matrix, draws curves.png and confusion.png in the output
+ *  directory (titled `curves_title` and `confusion_title`), and prints the
+ *  summary lines (test accuracy, train images/s). Returns 0 or -1. */
+int ex_report_classifier(const ex_trainer *t, const wg_dataset *test, const char *csv_path,
+                         const char *curves_title, const char *confusion_title);
+
 /** Loads Fashion-MNIST (or any MNIST-format directory) from cfg->data_dir
  *  and holds out the last `n_val` shuffled training images for
  *  validation. Prints the reason and returns -1 on failure. */
