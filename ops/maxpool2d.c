@@ -52,31 +52,81 @@ static void pool_any(const wg_real *xp, int w, int oh, int ow, int kh, int kw, i
         }
 }
 
-/* One plane, the common 2x2 window with stride 2: the same comparisons in
- * the same order as pool_any, unrolled and written as selects, which the
- * compiler turns into branch-free code (the comparisons are unpredictable). */
+/* The common 2x2 window with stride 2: the same comparisons in the same
+ * order as pool_any, written as selects (the comparisons are
+ * unpredictable, so branches would mispredict half the time). */
+static inline void pool_2x2_one(const wg_real *r0, const wg_real *r1, int w, int j, int base,
+                                wg_real *y, int32_t *arg)
+{
+    wg_real a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
+    wg_real m = a;
+    int best = 0;
+    bool t = BEATS(b, m);
+    m = t ? b : m;
+    best = t ? 1 : best;
+    t = BEATS(c, m);
+    m = t ? c : m;
+    best = t ? w : best;
+    t = BEATS(d, m);
+    m = t ? d : m;
+    best = t ? w + 1 : best;
+    *y = m;
+    if (arg)
+        *arg = base + 2 * j + best;
+}
+
+#if defined(__SSE2__) && !defined(WG_DOUBLE)
+#include <emmintrin.h>
+#define POOL_LANES 4
+/* Four windows at once with SSE2 (every x86-64 CPU has it): the even and
+ * odd columns of the two rows are split apart by shuffles, then each lane
+ * runs pool_2x2_one's comparisons, NaN rule included. */
+static inline void pool_2x2_four(const wg_real *r0, const wg_real *r1, int w, int j, int base,
+                                 wg_real *y, int32_t *arg)
+{
+    const __m128 r0a = _mm_loadu_ps(r0 + 2 * j), r0b = _mm_loadu_ps(r0 + 2 * j + 4);
+    const __m128 r1a = _mm_loadu_ps(r1 + 2 * j), r1b = _mm_loadu_ps(r1 + 2 * j + 4);
+    const __m128 v[3] = { _mm_shuffle_ps(r0a, r0b, _MM_SHUFFLE(3, 1, 3, 1)),
+                          _mm_shuffle_ps(r1a, r1b, _MM_SHUFFLE(2, 0, 2, 0)),
+                          _mm_shuffle_ps(r1a, r1b, _MM_SHUFFLE(3, 1, 3, 1)) };
+    const int offset[3] = { 1, w, w + 1 };
+    __m128 m = _mm_shuffle_ps(r0a, r0b, _MM_SHUFFLE(2, 0, 2, 0));
+    __m128i best = _mm_setzero_si128();
+    for (int k = 0; k < 3; k++) {
+        /* BEATS(v, m): v > m, or v is a NaN and m is not */
+        __m128 t = _mm_or_ps(_mm_cmpgt_ps(v[k], m),
+                             _mm_and_ps(_mm_cmpunord_ps(v[k], v[k]), _mm_cmpord_ps(m, m)));
+        __m128i ti = _mm_castps_si128(t);
+        m = _mm_or_ps(_mm_and_ps(t, v[k]), _mm_andnot_ps(t, m));
+        best = _mm_or_si128(_mm_and_si128(ti, _mm_set1_epi32(offset[k])),
+                            _mm_andnot_si128(ti, best));
+    }
+    _mm_storeu_ps(y, m);
+    if (arg) {
+        const int at = base + 2 * j;
+        __m128i pos = _mm_setr_epi32(at, at + 2, at + 4, at + 6);
+        _mm_storeu_si128((__m128i *)arg, _mm_add_epi32(pos, best));
+    }
+}
+#else
+#define POOL_LANES 1
+#endif
+
+/* One plane, 2x2 windows with stride 2. */
 static void pool_2x2(const wg_real *xp, int w, int oh, int ow, wg_real *yp, int32_t *arg)
 {
     for (int i = 0; i < oh; i++) {
         const wg_real *r0 = xp + 2 * i * w, *r1 = r0 + w;
         const int base = 2 * i * w;
-        for (int j = 0; j < ow; j++) {
-            wg_real a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
-            wg_real m = a;
-            int best = 0;
-            bool t = BEATS(b, m);
-            m = t ? b : m;
-            best = t ? 1 : best;
-            t = BEATS(c, m);
-            m = t ? c : m;
-            best = t ? w : best;
-            t = BEATS(d, m);
-            m = t ? d : m;
-            best = t ? w + 1 : best;
-            yp[i * ow + j] = m;
-            if (arg)
-                arg[i * ow + j] = base + 2 * j + best;
-        }
+        wg_real *y = yp + i * ow;
+        int32_t *a = arg ? arg + i * ow : NULL;
+        int j = 0;
+#if POOL_LANES > 1
+        for (; j + POOL_LANES <= ow; j += POOL_LANES)
+            pool_2x2_four(r0, r1, w, j, base, y + j, a ? a + j : NULL);
+#endif
+        for (; j < ow; j++)
+            pool_2x2_one(r0, r1, w, j, base, y + j, a ? a + j : NULL);
     }
 }
 

@@ -147,6 +147,63 @@ static void test_probs(void)
     wg_tape_free(t);
 }
 
+/* Max-pooling's 2x2 fast path (vectorised four windows at a time) against
+ * the rule written out here: the first maximum of a window in row-major
+ * order wins, and a NaN wins over any number (the first NaN over later
+ * ones). Values from {-1, 0, 1, NaN} make ties and NaNs common; rows of 11
+ * windows take both the vector and the scalar code. */
+static void test_maxpool_ties(void)
+{
+    enum { N = 2, C = 3, H = 4, W = 22, OH = 2, OW = 11 };
+    wg_tensor *x = wg_tensor_new(WG_SHAPE(N, C, H, W), true);
+    wg_rng r = wg_rng_seed(11);
+    for (int i = 0; i < N * C * H * W; i++) {
+        uint32_t k = (uint32_t)(wg_rng_next(&r) % 4);
+        wg_data(x)[i] = k == 3 ? (wg_real)NAN : (wg_real)k - 1;
+    }
+    wg_real dy[N * C * OH * OW];
+    for (int i = 0; i < N * C * OH * OW; i++)
+        dy[i] = (wg_real)(i + 1);
+    for (int grad = 0; grad < 2; grad++) {
+        wg_tape *t = wg_tape_new();
+        wg_tape_set_grad(t, grad);
+        wg_tensor *y = wg_maxpool2d(t, x, 2, 2);
+        CHECK(y && wg_tape_status(t) == WG_OK, "%s", wg_tape_error(t));
+        if (grad)
+            CHECK(wg_backward_from(t, y, dy) == WG_OK, "%s", wg_tape_error(t));
+        const wg_real *xv = wg_data(x);
+        int bad = 0;
+        for (int p = 0; p < N * C; p++)
+            for (int i = 0; i < OH; i++)
+                for (int j = 0; j < OW; j++) {
+                    int best = -1;
+                    for (int a = 0; a < 2; a++)
+                        for (int b = 0; b < 2; b++) {
+                            int k = p * H * W + (2 * i + a) * W + 2 * j + b;
+                            bool nan_k = isnan(xv[k]), nan_best = best >= 0 && isnan(xv[best]);
+                            if (best < 0 || (!nan_best && (nan_k || xv[k] > xv[best])))
+                                best = k;
+                        }
+                    const int o = (p * OH + i) * OW + j;
+                    wg_real got = wg_data(y)[o];
+                    if (isnan(xv[best]) ? !isnan(got) : got != xv[best])
+                        bad++;
+                    if (grad && wg_grad(x)[best] != dy[o])
+                        bad++;
+                }
+        CHECK(bad == 0, "maxpool2d 2x2 (%s): %d windows disagree with the rule",
+              grad ? "recording" : "no-grad", bad);
+        if (grad) {
+            int nonzero = 0;
+            for (int i = 0; i < N * C * H * W; i++)
+                nonzero += wg_grad(x)[i] != 0;
+            CHECK(nonzero == N * C * OH * OW, "one gradient per window, got %d", nonzero);
+        }
+        wg_tape_free(t);
+    }
+    wg_tensor_free(x);
+}
+
 int main(void)
 {
     test_version();
@@ -155,5 +212,6 @@ int main(void)
     test_no_grad_and_names();
     test_reuse_and_vjp();
     test_probs();
+    test_maxpool_ties();
     return check_done("test_basics");
 }
