@@ -1,13 +1,18 @@
-/* 2-D cross-correlation as im2col + GEMM, one image at a time.
+/* 2-D cross-correlation as im2col + GEMM over chunks of images.
  *
- * Forward, per image n: col = im2col(x_n) [C*KH*KW x OH*OW], y_n = W col + b.
- * Backward, per image: dx_n = col2im(Wᵀ dy_n); dW += dy_n colᵀ; db += Σ dy_n.
- * Images run in parallel. The weight gradient sums over images, so images
- * are grouped in chunks fixed by the batch size alone; each chunk sums its
- * images in order into its own buffer and the chunks are added in order:
- * the same bits at any thread count. When recording, the forward keeps
- * every image's col for the weight gradient (for LeNet-5 at batch 64 about
- * 9 MB of tape), which saves doing im2col twice. */
+ * The batch is cut into chunks of images (chunk_images: fixed by the shape
+ * alone). Forward, per chunk: col = im2col of its images side by side
+ * [C*KH*KW x images*OH*OW], one GEMM W col, then each image's planes out of
+ * the product with the bias added. Backward, per chunk: dy gathered into
+ * [O x images*OH*OW]; dW_chunk = dy colᵀ, one GEMM whose inner dimension
+ * runs over every position of every image of the chunk; dcol = Wᵀ dy, put
+ * back onto each image by col2im; db sums dy. Chunks run in parallel; each
+ * has its own dW buffer and the buffers are added in chunk order: the same
+ * bits at any thread count. When recording, the forward keeps every
+ * chunk's col for the weight gradient (for LeNet-5 at batch 64 about 9 MB
+ * of tape), which saves doing im2col twice. One GEMM per chunk rather than
+ * per image because LeNet's products are small (16 x 150 x 100 per image):
+ * BLAS reaches its speed only with a few hundred columns. */
 #include "ops.h"
 
 #include <string.h>
@@ -50,14 +55,14 @@ static void valid_cols(const geom *g, int j, int *lo, int *hi)
         *hi = *lo;
 }
 
-/* col[(c, i, j)][(p, q)] = x[c][p*sh - pt + i][q*sw - pl + j], 0 outside */
-static void im2col(const geom *g, const wg_real *x, wg_real *col)
+/* col[(c, i, j)][(p, q)] = x[c][p*sh - pt + i][q*sw - pl + j], 0 outside;
+ * consecutive rows of col are ld apart (an image's columns within a chunk) */
+static void im2col(const geom *g, const wg_real *x, wg_real *col, int64_t ld)
 {
-    const int ohw = g->oh * g->ow;
     for (int c = 0; c < g->c; c++)
         for (int i = 0; i < g->kh; i++)
             for (int j = 0; j < g->kw; j++) {
-                wg_real *row = col + ((int64_t)(c * g->kh + i) * g->kw + j) * ohw;
+                wg_real *row = col + ((int64_t)(c * g->kh + i) * g->kw + j) * ld;
                 const wg_real *xc = x + (int64_t)c * g->h * g->w;
                 int lo, hi;
                 valid_cols(g, j, &lo, &hi);
@@ -85,13 +90,12 @@ static void im2col(const geom *g, const wg_real *x, wg_real *col)
 }
 
 /* the adjoint of im2col: dx[c][r][s] += every col entry that copied it */
-static void col2im(const geom *g, const wg_real *col, wg_real *dx)
+static void col2im(const geom *g, const wg_real *col, int64_t ld, wg_real *dx)
 {
-    const int ohw = g->oh * g->ow;
     for (int c = 0; c < g->c; c++)
         for (int i = 0; i < g->kh; i++)
             for (int j = 0; j < g->kw; j++) {
-                const wg_real *row = col + ((int64_t)(c * g->kh + i) * g->kw + j) * ohw;
+                const wg_real *row = col + ((int64_t)(c * g->kh + i) * g->kw + j) * ld;
                 wg_real *xc = dx + (int64_t)c * g->h * g->w;
                 int lo, hi;
                 valid_cols(g, j, &lo, &hi);
@@ -108,12 +112,53 @@ static void col2im(const geom *g, const wg_real *col, wg_real *dx)
             }
 }
 
-/* Chunks of images for the weight-gradient sum: fixed by the batch size,
- * at most 16 of them so their buffers stay small. */
-static int chunk_size(int n)
+/* Images per chunk: enough output columns (images x OH*OW) for one GEMM to
+ * run near BLAS's speed, but at least 4 chunks per batch when the batch
+ * allows, so two threads share the work evenly. Fixed by the shape alone:
+ * the GEMMs' shapes, and so the bits, do not depend on the thread count. */
+#define WG_CONV_COLS 1024
+static int chunk_images(const geom *g)
 {
-    int size = (n + 15) / 16;
-    return size < 4 ? 4 : size;
+    const int ohw = g->oh * g->ow;
+    int k = (WG_CONV_COLS + ohw - 1) / ohw;
+    int most = (g->n + 3) / 4;
+    if (k > most)
+        k = most;
+    return k < 1 ? 1 : k;
+}
+
+/* The images [n0, n0 + m) of one chunk. */
+typedef struct {
+    int n0, m;
+} chunk;
+
+static chunk chunk_at(const geom *g, int size, int ch)
+{
+    int n0 = ch * size;
+    return (chunk){ n0, g->n - n0 < size ? g->n - n0 : size };
+}
+
+/* db[o] += the sum of dy over images and positions: each image's plane in
+ * eight float lanes (vectorisable, a fixed order), the planes in double */
+static void bias_grad(const geom *g, const wg_real *dy, wg_real *db)
+{
+    const int ohw = g->oh * g->ow;
+    for (int o = 0; o < g->o; o++) {
+        double s = 0;
+        for (int n = 0; n < g->n; n++) {
+            const wg_real *d = dy + ((int64_t)n * g->o + o) * ohw;
+            wg_real lane[8] = { 0 };
+            int k = 0;
+            for (; k + 8 <= ohw; k += 8)
+                for (int l = 0; l < 8; l++)
+                    lane[l] += d[k + l];
+            for (; k < ohw; k++)
+                lane[k & 7] += d[k];
+            for (int l = 0; l < 8; l++)
+                s += lane[l];
+        }
+        db[o] += (wg_real)s;
+    }
 }
 
 static wg_status conv2d_backward(wg_tape *t, wg_node *nd)
@@ -126,47 +171,46 @@ static wg_status conv2d_backward(wg_tape *t, wg_node *nd)
     wg_real *db = nd->n_in > 2 ? wg_in_grad(t, nd, 2) : NULL;
     if (t->status != WG_OK)
         return t->status;
-    const int ohw = g.oh * g.ow, ckk = g.c * g.kh * g.kw;
-    const int64_t xs = (int64_t)g.c * g.h * g.w, ys = (int64_t)g.o * ohw;
-    const int64_t wsize = (int64_t)g.o * ckk;
-
-    if (db) {
-        for (int o = 0; o < g.o; o++) {
-            double s = 0;
-            for (int n = 0; n < g.n; n++) {
-                const wg_real *d = dy + n * ys + (int64_t)o * ohw;
-                for (int k = 0; k < ohw; k++)
-                    s += d[k];
-            }
-            db[o] += (wg_real)s;
-        }
-    }
+    if (db)
+        bias_grad(&g, dy, db);
     if (!dx && !dw)
         return WG_OK;
 
-    const int csize = chunk_size(g.n), chunks = (g.n + csize - 1) / csize;
-    const int threads = wg_threads_for((int64_t)g.n * ys * ckk);
-    const wg_real *cols = nd->saved; /* every image's im2col, from the forward */
-    wg_real *dcols = dx ? wg_tape_alloc(t, "conv2d", (size_t)threads * ckk * ohw * sizeof(wg_real))
+    const int ohw = g.oh * g.ow, ckk = g.c * g.kh * g.kw;
+    const int64_t xs = (int64_t)g.c * g.h * g.w, ys = (int64_t)g.o * ohw;
+    const int64_t wsize = (int64_t)g.o * ckk;
+    const int size = chunk_images(&g), chunks = (g.n + size - 1) / size;
+    const int64_t span = (int64_t)size * ohw; /* a full chunk's columns */
+    int threads = wg_threads_for((int64_t)g.n * ys * ckk);
+    if (threads > chunks)
+        threads = chunks;
+    const wg_real *cols = nd->saved; /* every chunk's im2col, from the forward */
+    /* per thread: dy of a chunk as [O x columns], and Wᵀ times it */
+    wg_real *dyt = wg_tape_alloc(t, "conv2d", (size_t)threads * g.o * span * sizeof(wg_real));
+    wg_real *dcols = dx ? wg_tape_alloc(t, "conv2d", (size_t)threads * ckk * span * sizeof(wg_real))
                         : NULL;
-    wg_real *dwc = dw ? wg_tape_calloc(t, "conv2d", (size_t)chunks * wsize * sizeof(wg_real))
+    wg_real *dwc = dw ? wg_tape_alloc(t, "conv2d", (size_t)chunks * wsize * sizeof(wg_real))
                       : NULL;
     if (t->status != WG_OK)
         return t->status;
 
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
     for (int ch = 0; ch < chunks; ch++) {
-        wg_real *dcol = dcols ? dcols + (int64_t)THREAD_ID * ckk * ohw : NULL;
-        int end = (ch + 1) * csize < g.n ? (ch + 1) * csize : g.n;
-        for (int n = ch * csize; n < end; n++) {
-            const wg_real *dyn = dy + n * ys;
-            if (dw) /* dW_chunk [O x CKK] += dy_n [O x OHW] colᵀ */
-                wg_gemm(false, true, g.o, ckk, ohw, 1, dyn, ohw, cols + n * (int64_t)ckk * ohw,
-                        ohw, 1, dwc + ch * wsize, ckk);
-            if (dx) { /* dcol [CKK x OHW] = Wᵀ dy_n */
-                wg_gemm(true, false, ckk, ohw, g.o, 1, w->data, ckk, dyn, ohw, 0, dcol, ohw);
-                col2im(&g, dcol, dx + n * xs);
-            }
+        const chunk c = chunk_at(&g, size, ch);
+        const int64_t ld = (int64_t)c.m * ohw;
+        wg_real *d = dyt + (int64_t)THREAD_ID * g.o * span;
+        for (int k = 0; k < c.m; k++)
+            for (int o = 0; o < g.o; o++)
+                memcpy(d + o * ld + k * ohw, dy + (c.n0 + k) * ys + (int64_t)o * ohw,
+                       (size_t)ohw * sizeof *d);
+        if (dw) /* dW_chunk [O x CKK] = dy_chunk [O x cols] col_chunkᵀ */
+            wg_gemm(false, true, g.o, ckk, (int)ld, 1, d, (int)ld, cols + (int64_t)c.n0 * ckk * ohw,
+                    (int)ld, 0, dwc + ch * wsize, ckk);
+        if (dx) { /* dcol [CKK x cols] = Wᵀ dy_chunk, then back onto each image */
+            wg_real *dcol = dcols + (int64_t)THREAD_ID * ckk * span;
+            wg_gemm(true, false, ckk, (int)ld, g.o, 1, w->data, ckk, d, (int)ld, 0, dcol, (int)ld);
+            for (int k = 0; k < c.m; k++)
+                col2im(&g, dcol + k * ohw, ld, dx + (c.n0 + k) * xs);
         }
     }
     if (dw)
@@ -235,24 +279,43 @@ wg_tensor *wg_conv2d_ex(wg_tape *t, wg_tensor *x, wg_tensor *w, wg_tensor *b, wg
     const geom g = geometry(&tmp);
     const int ohw = g.oh * g.ow;
     const int64_t xs = (int64_t)g.c * g.h * g.w, ys = (int64_t)g.o * ohw;
-    const int threads = wg_threads_for((int64_t)g.n * ys * ckk);
-    /* when recording, every image's col is kept for the weight gradient;
+    const int size = chunk_images(&g), chunks = (g.n + size - 1) / size;
+    const int64_t span = (int64_t)size * ohw;
+    int threads = wg_threads_for((int64_t)g.n * ys * ckk);
+    if (threads > chunks)
+        threads = chunks;
+    /* when recording, every chunk's col is kept for the weight gradient;
      * otherwise each thread reuses one */
     const bool rec = wg_op_recording(t, in, n_in);
-    const int64_t ncols = rec ? g.n : threads;
-    wg_real *cols = wg_tape_alloc(t, op, (size_t)ncols * ckk * ohw * sizeof(wg_real));
-    if (!cols)
+    const int64_t ncols = rec ? (int64_t)g.n * ohw : threads * span;
+    wg_real *cols = wg_tape_alloc(t, op, (size_t)ncols * ckk * sizeof(wg_real));
+    wg_real *prod = wg_tape_alloc(t, op, (size_t)threads * g.o * span * sizeof(wg_real));
+    if (!cols || !prod)
         return wg_poison(t);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int n = 0; n < g.n; n++) {
-        wg_real *col = cols + (rec ? n : THREAD_ID) * (int64_t)ckk * ohw;
-        wg_real *yn = y->data + n * ys;
-        im2col(&g, x->data + n * xs, col);
-        wg_gemm(false, false, g.o, ohw, (int)ckk, 1, w->data, (int)ckk, col, ohw, 0, yn, ohw);
-        if (b)
-            for (int oc = 0; oc < g.o; oc++)
-                for (int k = 0; k < ohw; k++)
-                    yn[(int64_t)oc * ohw + k] += b->data[oc];
+    for (int ch = 0; ch < chunks; ch++) {
+        const chunk c = chunk_at(&g, size, ch);
+        const int64_t ld = (int64_t)c.m * ohw;
+        wg_real *col = cols + (rec ? (int64_t)c.n0 * ohw : THREAD_ID * span) * ckk;
+        wg_real *p = prod + (int64_t)THREAD_ID * g.o * span;
+        for (int k = 0; k < c.m; k++)
+            im2col(&g, x->data + (c.n0 + k) * xs, col + k * ohw, ld);
+        /* [O x cols] = W [O x CKK] col [CKK x cols], then each image's
+         * planes out of it with the bias added */
+        wg_gemm(false, false, g.o, (int)ld, (int)ckk, 1, w->data, (int)ckk, col, (int)ld, 0, p,
+                (int)ld);
+        for (int k = 0; k < c.m; k++)
+            for (int o = 0; o < g.o; o++) {
+                const wg_real *src = p + o * ld + k * ohw;
+                wg_real *dst = y->data + (c.n0 + k) * ys + (int64_t)o * ohw;
+                if (!b) {
+                    memcpy(dst, src, (size_t)ohw * sizeof *dst);
+                    continue;
+                }
+                const wg_real bias = b->data[o];
+                for (int q = 0; q < ohw; q++)
+                    dst[q] = src[q] + bias;
+            }
     }
     if (rec) {
         wg_node *nd = wg_op_record(t, &wg_op_conv2d, y, in, n_in);
