@@ -2,17 +2,26 @@
  *
  * The batch is cut into chunks of images (chunk_images: fixed by the shape
  * alone). Forward, per chunk: col = im2col of its images side by side
- * [C*KH*KW x images*OH*OW], one GEMM W col, then each image's planes out of
- * the product with the bias added. Backward, per chunk: dy gathered into
- * [O x images*OH*OW]; dW_chunk = dy colᵀ, one GEMM whose inner dimension
- * runs over every position of every image of the chunk; dcol = Wᵀ dy, put
- * back onto each image by col2im; db sums dy. Chunks run in parallel; each
- * has its own dW buffer and the buffers are added in chunk order: the same
- * bits at any thread count. When recording, the forward keeps every
- * chunk's col for the weight gradient (for LeNet-5 at batch 64 about 9 MB
- * of tape), which saves doing im2col twice. One GEMM per chunk rather than
- * per image because LeNet's products are small (16 x 150 x 100 per image):
- * BLAS reaches its speed only with a few hundred columns. */
+ * [C*KH*KW x columns], one GEMM W col, then each image's planes out of the
+ * product with the bias added. Backward, per chunk: dy gathered into
+ * [O x columns]; dW_chunk = dy colᵀ, one GEMM whose inner dimension runs
+ * over every position of every image of the chunk; dcol = Wᵀ dy, put back
+ * onto each image by col2im; db sums dy. Chunks run in parallel; each has
+ * its own dW buffer and the buffers are added in chunk order: the same bits
+ * at any thread count. When recording, the forward keeps every chunk's col
+ * for the weight gradient (for LeNet-5 at batch 64 about 11 MB of tape),
+ * which saves doing im2col twice. One GEMM per chunk rather than per image
+ * because LeNet's products are small (16 x 150 x 100 per image): BLAS
+ * reaches its speed only with a few hundred columns.
+ *
+ * With stride 1 the columns are "wide": an output row is computed at every
+ * column of the padded input row (WP of them instead of OW), so that each
+ * row of col is one contiguous run of the padded image, OH*WP long, and
+ * im2col and col2im become long copies and additions instead of runs of OW
+ * (10 for LeNet's second layer). The WP - OW extra columns per row cost
+ * GEMM work (40% for LeNet's conv2, 14% for conv1) but far less than the
+ * short copies did; they are dropped from the output, their gradient is
+ * zero, and what they read lies inside the image's own padded copy. */
 #include "ops.h"
 
 #include <string.h>
@@ -28,17 +37,34 @@ enum { HP_SH, HP_SW, HP_PT, HP_PB, HP_PL, HP_PR };
 
 typedef struct {
     int n, c, h, w, o, kh, kw, oh, ow, sh, sw, pt, pl;
+    /* the column layout: `len` columns per image, an output row every
+     * `rs` columns (OW, or WP when wide); the padded plane of a wide conv */
+    bool wide;
+    int hp, wp, rs;
+    int64_t len, plane, padded; /* padded: one image's padded copy, with a tail */
 } geom;
 
 static geom geometry(const wg_node *nd)
 {
     const wg_tensor *x = nd->in[0], *w = nd->in[1], *y = nd->out;
-    return (geom){ (int)x->shape.dim[0], (int)x->shape.dim[1], (int)x->shape.dim[2],
-                   (int)x->shape.dim[3], (int)w->shape.dim[0], (int)w->shape.dim[2],
-                   (int)w->shape.dim[3], (int)y->shape.dim[2], (int)y->shape.dim[3],
-                   (int)nd->hp[HP_SH], (int)nd->hp[HP_SW], (int)nd->hp[HP_PT],
-                   (int)nd->hp[HP_PL] };
+    geom g = { .n = (int)x->shape.dim[0], .c = (int)x->shape.dim[1],
+               .h = (int)x->shape.dim[2], .w = (int)x->shape.dim[3],
+               .o = (int)w->shape.dim[0], .kh = (int)w->shape.dim[2],
+               .kw = (int)w->shape.dim[3], .oh = (int)y->shape.dim[2],
+               .ow = (int)y->shape.dim[3], .sh = (int)nd->hp[HP_SH],
+               .sw = (int)nd->hp[HP_SW], .pt = (int)nd->hp[HP_PT], .pl = (int)nd->hp[HP_PL] };
+    g.wide = g.sh == 1 && g.sw == 1;
+    g.hp = g.oh + g.kh - 1;
+    g.wp = g.ow + g.kw - 1;
+    g.rs = g.wide ? g.wp : g.ow;
+    g.len = (int64_t)g.oh * g.rs;
+    g.plane = (int64_t)g.hp * g.wp;
+    /* the last row of col reads KW - 1 past the last plane */
+    g.padded = g.wide ? g.c * g.plane + g.kw - 1 : 0;
+    return g;
 }
+
+/* ---- the general layout (any stride) ------------------------------------- */
 
 /* The output columns q whose input column q*sw - pl + j lies inside
  * [0, w): q in [lo, hi). Computed once per kernel column, so the copies
@@ -78,11 +104,8 @@ static void im2col(const geom *g, const wg_real *x, wg_real *col, int64_t ld)
                     const int off = j - g->pl;
                     for (int q = 0; q < lo; q++)
                         dst[q] = 0;
-                    if (g->sw == 1)
-                        memcpy(dst + lo, src + lo + off, (size_t)(hi - lo) * sizeof *dst);
-                    else
-                        for (int q = lo; q < hi; q++)
-                            dst[q] = src[q * g->sw + off];
+                    for (int q = lo; q < hi; q++)
+                        dst[q] = src[q * g->sw + off];
                     for (int q = hi; q < g->ow; q++)
                         dst[q] = 0;
                 }
@@ -112,15 +135,61 @@ static void col2im(const geom *g, const wg_real *col, int64_t ld, wg_real *dx)
             }
 }
 
-/* Images per chunk: enough output columns (images x OH*OW) for one GEMM to
- * run near BLAS's speed, but at least 4 chunks per batch when the batch
- * allows, so two threads share the work evenly. Fixed by the shape alone:
- * the GEMMs' shapes, and so the bits, do not depend on the thread count. */
+/* ---- the wide layout (stride 1) --------------------------------------------- */
+
+/* xp = x with its padding, as HP x WP planes, and KW - 1 zeros after */
+static void pad_image(const geom *g, const wg_real *x, wg_real *xp)
+{
+    memset(xp, 0, (size_t)g->padded * sizeof *xp);
+    for (int c = 0; c < g->c; c++)
+        for (int r = 0; r < g->h; r++)
+            memcpy(xp + c * g->plane + (int64_t)(r + g->pt) * g->wp + g->pl,
+                   x + ((int64_t)c * g->h + r) * g->w, (size_t)g->w * sizeof *xp);
+}
+
+/* col[(c, i, j)][t] = xp[c][i][j + t] for t < OH*WP: one run per row */
+static void im2col_wide(const geom *g, const wg_real *xp, wg_real *col, int64_t ld)
+{
+    int64_t row = 0;
+    for (int c = 0; c < g->c; c++)
+        for (int i = 0; i < g->kh; i++)
+            for (int j = 0; j < g->kw; j++, row++)
+                memcpy(col + row * ld, xp + c * g->plane + (int64_t)i * g->wp + j,
+                       (size_t)g->len * sizeof *col);
+}
+
+static void add_run(wg_real *restrict dst, const wg_real *restrict src, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] += src[i];
+}
+
+/* the adjoint of im2col_wide into a zeroed padded image dxp, then its
+ * inside added to dx */
+static void col2im_wide(const geom *g, const wg_real *col, int64_t ld, wg_real *dxp, wg_real *dx)
+{
+    memset(dxp, 0, (size_t)g->padded * sizeof *dxp);
+    int64_t row = 0;
+    for (int c = 0; c < g->c; c++)
+        for (int i = 0; i < g->kh; i++)
+            for (int j = 0; j < g->kw; j++, row++)
+                add_run(dxp + c * g->plane + (int64_t)i * g->wp + j, col + row * ld, g->len);
+    for (int c = 0; c < g->c; c++)
+        for (int r = 0; r < g->h; r++)
+            add_run(dx + ((int64_t)c * g->h + r) * g->w,
+                    dxp + c * g->plane + (int64_t)(r + g->pt) * g->wp + g->pl, g->w);
+}
+
+/* ---- chunks --------------------------------------------------------------- */
+
+/* Images per chunk: enough columns for one GEMM to run near BLAS's speed,
+ * but at least 4 chunks per batch when the batch allows, so two threads
+ * share the work evenly. Fixed by the shape alone: the GEMMs' shapes, and
+ * so the bits, do not depend on the thread count. */
 #define WG_CONV_COLS 1024
 static int chunk_images(const geom *g)
 {
-    const int ohw = g->oh * g->ow;
-    int k = (WG_CONV_COLS + ohw - 1) / ohw;
+    int k = (int)((WG_CONV_COLS + g->len - 1) / g->len);
     int most = (g->n + 3) / 4;
     if (k > most)
         k = most;
@@ -180,14 +249,17 @@ static wg_status conv2d_backward(wg_tape *t, wg_node *nd)
     const int64_t xs = (int64_t)g.c * g.h * g.w, ys = (int64_t)g.o * ohw;
     const int64_t wsize = (int64_t)g.o * ckk;
     const int size = chunk_images(&g), chunks = (g.n + size - 1) / size;
-    const int64_t span = (int64_t)size * ohw; /* a full chunk's columns */
-    int threads = wg_threads_for((int64_t)g.n * ys * ckk);
+    const int64_t span = size * g.len; /* a full chunk's columns */
+    int threads = wg_threads_for((int64_t)g.n * g.o * g.len * ckk);
     if (threads > chunks)
         threads = chunks;
     const wg_real *cols = nd->saved; /* every chunk's im2col, from the forward */
-    /* per thread: dy of a chunk as [O x columns], and Wᵀ times it */
+    /* per thread: dy of a chunk as [O x columns], Wᵀ times it, a padded image */
     wg_real *dyt = wg_tape_alloc(t, "conv2d", (size_t)threads * g.o * span * sizeof(wg_real));
     wg_real *dcols = dx ? wg_tape_alloc(t, "conv2d", (size_t)threads * ckk * span * sizeof(wg_real))
+                        : NULL;
+    wg_real *dpad = dx && g.wide
+                        ? wg_tape_alloc(t, "conv2d", (size_t)threads * g.padded * sizeof(wg_real))
                         : NULL;
     wg_real *dwc = dw ? wg_tape_alloc(t, "conv2d", (size_t)chunks * wsize * sizeof(wg_real))
                       : NULL;
@@ -197,20 +269,29 @@ static wg_status conv2d_backward(wg_tape *t, wg_node *nd)
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
     for (int ch = 0; ch < chunks; ch++) {
         const chunk c = chunk_at(&g, size, ch);
-        const int64_t ld = (int64_t)c.m * ohw;
+        const int64_t ld = c.m * g.len;
         wg_real *d = dyt + (int64_t)THREAD_ID * g.o * span;
-        for (int k = 0; k < c.m; k++)
-            for (int o = 0; o < g.o; o++)
-                memcpy(d + o * ld + k * ohw, dy + (c.n0 + k) * ys + (int64_t)o * ohw,
-                       (size_t)ohw * sizeof *d);
-        if (dw) /* dW_chunk [O x CKK] = dy_chunk [O x cols] col_chunkᵀ */
-            wg_gemm(false, true, g.o, ckk, (int)ld, 1, d, (int)ld, cols + (int64_t)c.n0 * ckk * ohw,
+        /* dy into the column layout; the wide layout's extra columns get 0 */
+        for (int o = 0; o < g.o; o++)
+            for (int k = 0; k < c.m; k++)
+                for (int p = 0; p < g.oh; p++) {
+                    wg_real *dst = d + o * ld + k * g.len + p * g.rs;
+                    memcpy(dst, dy + (c.n0 + k) * ys + (int64_t)o * ohw + p * g.ow,
+                           (size_t)g.ow * sizeof *d);
+                    memset(dst + g.ow, 0, (size_t)(g.rs - g.ow) * sizeof *d);
+                }
+        if (dw) /* dW_chunk [O x CKK] = dy_chunk [O x columns] col_chunkᵀ */
+            wg_gemm(false, true, g.o, ckk, (int)ld, 1, d, (int)ld, cols + c.n0 * g.len * ckk,
                     (int)ld, 0, dwc + ch * wsize, ckk);
-        if (dx) { /* dcol [CKK x cols] = Wᵀ dy_chunk, then back onto each image */
+        if (dx) { /* dcol [CKK x columns] = Wᵀ dy_chunk, then back onto each image */
             wg_real *dcol = dcols + (int64_t)THREAD_ID * ckk * span;
             wg_gemm(true, false, ckk, (int)ld, g.o, 1, w->data, ckk, d, (int)ld, 0, dcol, (int)ld);
             for (int k = 0; k < c.m; k++)
-                col2im(&g, dcol + k * ohw, ld, dx + (c.n0 + k) * xs);
+                if (g.wide)
+                    col2im_wide(&g, dcol + k * g.len, ld, dpad + THREAD_ID * g.padded,
+                                dx + (c.n0 + k) * xs);
+                else
+                    col2im(&g, dcol + k * g.len, ld, dx + (c.n0 + k) * xs);
         }
     }
     if (dw)
@@ -262,7 +343,8 @@ wg_tensor *wg_conv2d_ex(wg_tape *t, wg_tensor *x, wg_tensor *w, wg_tensor *b, wg
     const int64_t oh = (ph - w->shape.dim[2]) / o.stride_h + 1;
     const int64_t ow = (pw - w->shape.dim[3]) / o.stride_w + 1;
     const int64_t ckk = w->shape.dim[1] * w->shape.dim[2] * w->shape.dim[3];
-    if (!WG_FITS_INT(oh * ow) || !WG_FITS_INT(ckk) || !WG_FITS_INT(ckk * oh * ow))
+    /* pw >= ow: room for the wide layout's columns, twice for a chunk */
+    if (!WG_FITS_INT(2 * oh * pw) || !WG_FITS_INT(ckk) || !WG_FITS_INT(ckk * oh * pw))
         return wg_fail(t, WG_ESHAPE, op, "input %s, weight %s: too large", wg_shp(x, &sx),
                        wg_shp(w, &sw));
     wg_tensor *y = wg_op_output(t, op, WG_SHAPE(x->shape.dim[0], w->shape.dim[0], oh, ow));
@@ -280,41 +362,52 @@ wg_tensor *wg_conv2d_ex(wg_tape *t, wg_tensor *x, wg_tensor *w, wg_tensor *b, wg
     const int ohw = g.oh * g.ow;
     const int64_t xs = (int64_t)g.c * g.h * g.w, ys = (int64_t)g.o * ohw;
     const int size = chunk_images(&g), chunks = (g.n + size - 1) / size;
-    const int64_t span = (int64_t)size * ohw;
-    int threads = wg_threads_for((int64_t)g.n * ys * ckk);
+    const int64_t span = size * g.len;
+    int threads = wg_threads_for((int64_t)g.n * g.o * g.len * ckk);
     if (threads > chunks)
         threads = chunks;
     /* when recording, every chunk's col is kept for the weight gradient;
      * otherwise each thread reuses one */
     const bool rec = wg_op_recording(t, in, n_in);
-    const int64_t ncols = rec ? (int64_t)g.n * ohw : threads * span;
+    const int64_t ncols = rec ? g.n * g.len : threads * span;
     wg_real *cols = wg_tape_alloc(t, op, (size_t)ncols * ckk * sizeof(wg_real));
     wg_real *prod = wg_tape_alloc(t, op, (size_t)threads * g.o * span * sizeof(wg_real));
-    if (!cols || !prod)
+    wg_real *pad = g.wide ? wg_tape_alloc(t, op, (size_t)threads * g.padded * sizeof(wg_real))
+                          : NULL;
+    if (!cols || !prod || (g.wide && !pad))
         return wg_poison(t);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int ch = 0; ch < chunks; ch++) {
         const chunk c = chunk_at(&g, size, ch);
-        const int64_t ld = (int64_t)c.m * ohw;
-        wg_real *col = cols + (rec ? (int64_t)c.n0 * ohw : THREAD_ID * span) * ckk;
+        const int64_t ld = c.m * g.len;
+        wg_real *col = cols + (rec ? c.n0 * g.len : THREAD_ID * span) * ckk;
         wg_real *p = prod + (int64_t)THREAD_ID * g.o * span;
-        for (int k = 0; k < c.m; k++)
-            im2col(&g, x->data + (c.n0 + k) * xs, col + k * ohw, ld);
-        /* [O x cols] = W [O x CKK] col [CKK x cols], then each image's
-         * planes out of it with the bias added */
+        for (int k = 0; k < c.m; k++) {
+            const wg_real *xk = x->data + (c.n0 + k) * xs;
+            if (g.wide) {
+                wg_real *xp = pad + THREAD_ID * g.padded;
+                pad_image(&g, xk, xp);
+                im2col_wide(&g, xp, col + k * g.len, ld);
+            } else {
+                im2col(&g, xk, col + k * g.len, ld);
+            }
+        }
+        /* [O x columns] = W [O x CKK] col [CKK x columns], then each
+         * image's planes out of it with the bias added */
         wg_gemm(false, false, g.o, (int)ld, (int)ckk, 1, w->data, (int)ckk, col, (int)ld, 0, p,
                 (int)ld);
         for (int k = 0; k < c.m; k++)
-            for (int o = 0; o < g.o; o++) {
-                const wg_real *src = p + o * ld + k * ohw;
-                wg_real *dst = y->data + (c.n0 + k) * ys + (int64_t)o * ohw;
-                if (!b) {
-                    memcpy(dst, src, (size_t)ohw * sizeof *dst);
-                    continue;
+            for (int oc = 0; oc < g.o; oc++) {
+                const wg_real bias = b ? b->data[oc] : 0;
+                for (int r = 0; r < g.oh; r++) {
+                    const wg_real *src = p + oc * ld + k * g.len + r * g.rs;
+                    wg_real *dst = y->data + (c.n0 + k) * ys + (int64_t)oc * ohw + r * g.ow;
+                    if (b)
+                        for (int q = 0; q < g.ow; q++)
+                            dst[q] = src[q] + bias;
+                    else
+                        memcpy(dst, src, (size_t)g.ow * sizeof *dst);
                 }
-                const wg_real bias = b->data[o];
-                for (int q = 0; q < ohw; q++)
-                    dst[q] = src[q] + bias;
             }
     }
     if (rec) {
