@@ -145,6 +145,8 @@ WG_INTERNAL void wg_lib_init(void);
 WG_INTERNAL int wg_threads(void);
 /* Index of the first NaN or infinity among n values, or -1. */
 WG_INTERNAL int64_t wg_first_nonfinite(const wg_real *v, int64_t n);
+/* Whether all n values are finite: a vectorised pass, for the common case. */
+WG_INTERNAL bool wg_all_finite(const wg_real *v, int64_t n);
 /* Threads for a loop of `work` units: 1 when small, so tiny tensors stay
  * serial. Never affects results: every loop writes disjoint outputs. */
 WG_INTERNAL int wg_threads_for(int64_t work);

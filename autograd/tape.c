@@ -170,6 +170,23 @@ bool wg_op_recording(const wg_tape *t, wg_tensor *const *in, int n)
     return false;
 }
 
+/* x * 0 is 0 for a finite x and NaN otherwise; summed in 16 independent
+ * lanes (no reassociation needed), the loop vectorises */
+bool wg_all_finite(const wg_real *v, int64_t n)
+{
+    wg_real lane[16] = { 0 };
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int l = 0; l < 16; l++)
+            lane[l] += v[i + l] * 0;
+    for (; i < n; i++)
+        lane[0] += v[i] * 0;
+    wg_real s = 0;
+    for (int l = 0; l < 16; l++)
+        s += lane[l];
+    return s == 0;
+}
+
 int64_t wg_first_nonfinite(const wg_real *v, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)

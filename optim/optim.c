@@ -53,15 +53,9 @@ wg_status wg_optim_step(wg_optim *o)
         return wg_set_last_error(WG_ESTATE, "optim_step: the store has %lld values, the "
                                  "optimizer was made for %lld", (long long)wg_params_numel(p),
                                  (long long)o->numel);
-    /* refuse a non-finite gradient before touching anything: one pass over
-     * the whole block (a sum is NaN if any term is NaN or infinite), and
-     * only on a hit a second pass to name the element */
-    const wg_real *g = wg_params_grads(p);
-    const int64_t total = wg_params_numel(p);
-    wg_real probe = 0;
-    for (int64_t k = 0; k < total; k++)
-        probe += g[k] * 0;
-    if (probe != 0 || probe != probe) {
+    /* refuse a non-finite gradient before touching anything: one fast pass
+     * over the whole block, and only on a hit a second to name the element */
+    if (!wg_all_finite(wg_params_grads(p), wg_params_numel(p))) {
         for (int i = 0; i < wg_params_count(p); i++) {
             wg_tensor *t = wg_params_at(p, i);
             int64_t k = wg_requires_grad(t) ? wg_first_nonfinite(t->grad, t->numel) : -1;
