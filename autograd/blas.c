@@ -16,12 +16,18 @@
 #define CBLAS_GEMM cblas_sgemm
 #endif
 
-/* Tile edge of the output; a product with fewer multiply-adds than
- * WG_GEMM_SMALL, or with both sides within a tile, is one call. Both are
- * fixed: changing them changes bits. Large tiles, because every tile packs
- * its panels of A and B again: 1024 keeps that under a few percent. */
+/* Tiles of the output: a product with fewer multiply-adds than
+ * WG_GEMM_SMALL is one call; a larger one is cut into tiles of at most
+ * WG_GEMM_TILE on a side, and further (halving the longer side of the
+ * tile) until there are WG_GEMM_MIN_TILES of them, as long as each keeps
+ * WG_GEMM_TILE_MACS multiply-adds, so two threads have work even in the
+ * batch-64 products of a small network. Everything here is fixed by the
+ * shape: changing a constant changes bits. Large tiles, because every tile
+ * packs its panels of A and B again. */
 #define WG_GEMM_TILE 1024
 #define WG_GEMM_SMALL ((int64_t)1 << 21)
+#define WG_GEMM_MIN_TILES 2
+#define WG_GEMM_TILE_MACS ((int64_t)1 << 20)
 
 static void gemm1(bool ta, bool tb, int m, int n, int k, wg_real alpha, const wg_real *a, int lda,
                   const wg_real *b, int ldb, wg_real beta, wg_real *c, int ldc)
@@ -44,21 +50,32 @@ void wg_gemm(bool ta, bool tb, int m, int n, int k, wg_real alpha, const wg_real
         omp_set_num_threads(1);
 #endif
     int64_t macs = (int64_t)m * n * (k > 0 ? k : 1);
-    if (macs < WG_GEMM_SMALL || (m <= WG_GEMM_TILE && n <= WG_GEMM_TILE)) {
+    if (macs < WG_GEMM_SMALL) {
         gemm1(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    int mt = (m + WG_GEMM_TILE - 1) / WG_GEMM_TILE;
-    int nt = (n + WG_GEMM_TILE - 1) / WG_GEMM_TILE;
+    int tm = m < WG_GEMM_TILE ? m : WG_GEMM_TILE, tn = n < WG_GEMM_TILE ? n : WG_GEMM_TILE;
+    int mt = (m + tm - 1) / tm, nt = (n + tn - 1) / tn;
+    while (mt * nt < WG_GEMM_MIN_TILES && (macs / (mt * nt)) / 2 >= WG_GEMM_TILE_MACS) {
+        /* halve the longer side, kept a multiple of 16 for BLAS's kernels */
+        if (tn >= tm && tn >= 32)
+            tn = ((tn / 2 + 15) / 16) * 16;
+        else if (tm >= 32)
+            tm = ((tm / 2 + 15) / 16) * 16;
+        else
+            break;
+        mt = (m + tm - 1) / tm;
+        nt = (n + tn - 1) / tn;
+    }
     int tiles = mt * nt;
     int threads = wg_threads_for(macs);
     if (threads > tiles)
         threads = tiles;
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
     for (int t = 0; t < tiles; t++) {
-        int i0 = (t / nt) * WG_GEMM_TILE, j0 = (t % nt) * WG_GEMM_TILE;
-        int mi = m - i0 < WG_GEMM_TILE ? m - i0 : WG_GEMM_TILE;
-        int nj = n - j0 < WG_GEMM_TILE ? n - j0 : WG_GEMM_TILE;
+        int i0 = (t / nt) * tm, j0 = (t % nt) * tn;
+        int mi = m - i0 < tm ? m - i0 : tm;
+        int nj = n - j0 < tn ? n - j0 : tn;
         /* row i0 of op(A) and column j0 of op(B), in row-major storage */
         const wg_real *ap = ta ? a + i0 : a + (int64_t)i0 * lda;
         const wg_real *bp = tb ? b + (int64_t)j0 * ldb : b + j0;

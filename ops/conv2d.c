@@ -8,9 +8,10 @@
  * over every position of every image of the chunk; dcol = Wᵀ dy, put back
  * onto each image by col2im; db sums dy. Chunks run in parallel; each has
  * its own dW buffer and the buffers are added in chunk order: the same bits
- * at any thread count. When recording, the forward keeps every chunk's col
- * for the weight gradient (for LeNet-5 at batch 64 about 11 MB of tape),
- * which saves doing im2col twice. One GEMM per chunk rather than per image
+ * at any thread count. The backward makes each chunk's col again rather
+ * than keeping the forward's: for LeNet-5 at batch 64 that would be 11 MB
+ * of tape written out of the caches and read back, which measured no
+ * faster than the copies it saves. One GEMM per chunk rather than per image
  * because LeNet's products are small (16 x 150 x 100 per image): BLAS
  * reaches its speed only with a few hundred columns.
  *
@@ -180,6 +181,21 @@ static void col2im_wide(const geom *g, const wg_real *col, int64_t ld, wg_real *
                     dxp + c * g->plane + (int64_t)(r + g->pt) * g->wp + g->pl, g->w);
 }
 
+/* col of a chunk: its images' columns side by side, ld = m * len */
+static void chunk_col(const geom *g, const wg_real *x, int n0, int m, wg_real *pad, wg_real *col)
+{
+    const int64_t xs = (int64_t)g->c * g->h * g->w, ld = m * g->len;
+    for (int k = 0; k < m; k++) {
+        const wg_real *xk = x + (n0 + k) * xs;
+        if (g->wide) {
+            pad_image(g, xk, pad);
+            im2col_wide(g, pad, col + k * g->len, ld);
+        } else {
+            im2col(g, xk, col + k * g->len, ld);
+        }
+    }
+}
+
 /* ---- chunks --------------------------------------------------------------- */
 
 /* Images per chunk: enough columns for one GEMM to run near BLAS's speed,
@@ -253,12 +269,13 @@ static wg_status conv2d_backward(wg_tape *t, wg_node *nd)
     int threads = wg_threads_for((int64_t)g.n * g.o * g.len * ckk);
     if (threads > chunks)
         threads = chunks;
-    const wg_real *cols = nd->saved; /* every chunk's im2col, from the forward */
-    /* per thread: dy of a chunk as [O x columns], Wᵀ times it, a padded image */
+    /* per thread: dy of a chunk as [O x columns], its col, Wᵀ dy, a padded image */
+    wg_real *cols = dw ? wg_tape_alloc(t, "conv2d", (size_t)threads * ckk * span * sizeof(wg_real))
+                       : NULL;
     wg_real *dyt = wg_tape_alloc(t, "conv2d", (size_t)threads * g.o * span * sizeof(wg_real));
     wg_real *dcols = dx ? wg_tape_alloc(t, "conv2d", (size_t)threads * ckk * span * sizeof(wg_real))
                         : NULL;
-    wg_real *dpad = dx && g.wide
+    wg_real *dpad = g.wide
                         ? wg_tape_alloc(t, "conv2d", (size_t)threads * g.padded * sizeof(wg_real))
                         : NULL;
     wg_real *dwc = dw ? wg_tape_alloc(t, "conv2d", (size_t)chunks * wsize * sizeof(wg_real))
@@ -280,9 +297,13 @@ static wg_status conv2d_backward(wg_tape *t, wg_node *nd)
                            (size_t)g.ow * sizeof *d);
                     memset(dst + g.ow, 0, (size_t)(g.rs - g.ow) * sizeof *d);
                 }
-        if (dw) /* dW_chunk [O x CKK] = dy_chunk [O x columns] col_chunkᵀ */
-            wg_gemm(false, true, g.o, ckk, (int)ld, 1, d, (int)ld, cols + c.n0 * g.len * ckk,
-                    (int)ld, 0, dwc + ch * wsize, ckk);
+        if (dw) { /* dW_chunk [O x CKK] = dy_chunk [O x columns] col_chunkᵀ */
+            wg_real *col = cols + THREAD_ID * ckk * span;
+            chunk_col(&g, nd->in[0]->data, c.n0, c.m, g.wide ? dpad + THREAD_ID * g.padded : NULL,
+                      col);
+            wg_gemm(false, true, g.o, ckk, (int)ld, 1, d, (int)ld, col, (int)ld, 0,
+                    dwc + ch * wsize, ckk);
+        }
         if (dx) { /* dcol [CKK x columns] = Wᵀ dy_chunk, then back onto each image */
             wg_real *dcol = dcols + (int64_t)THREAD_ID * ckk * span;
             wg_gemm(true, false, ckk, (int)ld, g.o, 1, w->data, ckk, d, (int)ld, 0, dcol, (int)ld);
@@ -360,17 +381,16 @@ wg_tensor *wg_conv2d_ex(wg_tape *t, wg_tensor *x, wg_tensor *w, wg_tensor *b, wg
     tmp.hp[HP_PR] = o.pad_right;
     const geom g = geometry(&tmp);
     const int ohw = g.oh * g.ow;
-    const int64_t xs = (int64_t)g.c * g.h * g.w, ys = (int64_t)g.o * ohw;
+    const int64_t ys = (int64_t)g.o * ohw;
     const int size = chunk_images(&g), chunks = (g.n + size - 1) / size;
     const int64_t span = size * g.len;
     int threads = wg_threads_for((int64_t)g.n * g.o * g.len * ckk);
     if (threads > chunks)
         threads = chunks;
-    /* when recording, every chunk's col is kept for the weight gradient;
-     * otherwise each thread reuses one */
-    const bool rec = wg_op_recording(t, in, n_in);
-    const int64_t ncols = rec ? g.n * g.len : threads * span;
-    wg_real *cols = wg_tape_alloc(t, op, (size_t)ncols * ckk * sizeof(wg_real));
+    /* per thread: a chunk's col, its product, a padded image. The col is
+     * made again by the backward rather than kept: 11 MB of tape for
+     * LeNet-5 would leave the caches, this stays in them */
+    wg_real *cols = wg_tape_alloc(t, op, (size_t)threads * span * ckk * sizeof(wg_real));
     wg_real *prod = wg_tape_alloc(t, op, (size_t)threads * g.o * span * sizeof(wg_real));
     wg_real *pad = g.wide ? wg_tape_alloc(t, op, (size_t)threads * g.padded * sizeof(wg_real))
                           : NULL;
@@ -380,18 +400,9 @@ wg_tensor *wg_conv2d_ex(wg_tape *t, wg_tensor *x, wg_tensor *w, wg_tensor *b, wg
     for (int ch = 0; ch < chunks; ch++) {
         const chunk c = chunk_at(&g, size, ch);
         const int64_t ld = c.m * g.len;
-        wg_real *col = cols + (rec ? c.n0 * g.len : THREAD_ID * span) * ckk;
+        wg_real *col = cols + THREAD_ID * span * ckk;
         wg_real *p = prod + (int64_t)THREAD_ID * g.o * span;
-        for (int k = 0; k < c.m; k++) {
-            const wg_real *xk = x->data + (c.n0 + k) * xs;
-            if (g.wide) {
-                wg_real *xp = pad + THREAD_ID * g.padded;
-                pad_image(&g, xk, xp);
-                im2col_wide(&g, xp, col + k * g.len, ld);
-            } else {
-                im2col(&g, xk, col + k * g.len, ld);
-            }
-        }
+        chunk_col(&g, x->data, c.n0, c.m, g.wide ? pad + THREAD_ID * g.padded : NULL, col);
         /* [O x columns] = W [O x CKK] col [CKK x columns], then each
          * image's planes out of it with the bias added */
         wg_gemm(false, false, g.o, (int)ld, (int)ckk, 1, w->data, (int)ckk, col, (int)ld, 0, p,
@@ -410,11 +421,10 @@ wg_tensor *wg_conv2d_ex(wg_tape *t, wg_tensor *x, wg_tensor *w, wg_tensor *b, wg
                 }
             }
     }
-    if (rec) {
+    if (wg_op_recording(t, in, n_in)) {
         wg_node *nd = wg_op_record(t, &wg_op_conv2d, y, in, n_in);
         if (!nd)
             return wg_poison(t);
-        nd->saved = cols;
         for (int i = 0; i < WG_MAX_HP; i++)
             nd->hp[i] = tmp.hp[i];
     }
