@@ -1,7 +1,8 @@
 /* Element-wise transcendental functions over arrays: the one home for
  * them. With SLEEF (Debian's libsleef-dev, the vector math library PyTorch
  * uses) and a CPU with AVX2 and FMA, 8 floats (4 doubles) are computed at
- * a time within 1 ulp; otherwise libm's scalar functions.
+ * a time within 1 ulp, 16 (8) with AVX-512; otherwise libm's scalar
+ * functions.
  *
  * Every element goes through the same function whichever thread or lane
  * computes it, so results do not depend on the thread count: the vector
@@ -22,20 +23,37 @@
 
 typedef enum { F_TANH, F_SIGMOID, F_EXP } vfunc;
 
-/* ---- the SLEEF path ------------------------------------------------------ */
-/* GCC's target pragma; clang ignores it (a clang build compiles this file
- * with -mavx2 -mfma, or takes the scalar path) */
+/* ---- the SLEEF paths ---------------------------------------------------- */
+/* AVX2 + FMA (8 floats), and with GCC also AVX-512 (16 floats, about 20%
+ * faster for tanh where the CPU has it); chosen once at run time, so one
+ * machine always takes the same path. GCC's target pragma makes sleef.h
+ * declare the functions of those instruction sets; clang ignores it (a
+ * clang build compiles this file with -mavx2 -mfma and takes the AVX2 path,
+ * or the scalar one). */
 #if defined(HAVE_SLEEF) && defined(__x86_64__) && defined(__GNUC__) && \
     (!defined(__clang__) || (defined(__AVX2__) && defined(__FMA__)))
 #define WG_VECTOR 1
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
+#ifndef __clang__
+#define WG_VECTOR512 1
+#endif
+/* immintrin.h first, outside the pragma, so that each intrinsic keeps its
+ * own instruction set and can be inlined into either path */
 #include <immintrin.h>
+#pragma GCC push_options
+#ifdef WG_VECTOR512
+#pragma GCC target("avx2,fma,avx512f")
+#else
+#pragma GCC target("avx2,fma")
+#endif
 #include <sleef.h>
+#pragma GCC pop_options
 
+/* vmath_isa.h defines apply_<ISA> and block_<ISA> from these macros */
+#define ISA avx2
+#define ISA_TARGET "avx2,fma"
 #ifdef WG_DOUBLE
 #define LANES 4
-typedef __m256d vreal;
+typedef __m256d vreal_avx2;
 #define VLOAD _mm256_loadu_pd
 #define VSTORE _mm256_storeu_pd
 #define VSET1 _mm256_set1_pd
@@ -44,12 +62,13 @@ typedef __m256d vreal;
 #define VMUL _mm256_mul_pd
 #define VABS(v) _mm256_andnot_pd(_mm256_set1_pd(-0.0), (v))
 #define VNEG(v) _mm256_xor_pd(_mm256_set1_pd(-0.0), (v))
+/* blendv picks by the sign bit of x: negative lanes take neg_val */
 #define VBLEND_NEG(neg_val, pos_val, x) _mm256_blendv_pd((pos_val), (neg_val), (x))
 #define VTANH Sleef_tanhd4_u10
 #define VEXP Sleef_expd4_u10
 #else
 #define LANES 8
-typedef __m256 vreal;
+typedef __m256 vreal_avx2;
 #define VLOAD _mm256_loadu_ps
 #define VSTORE _mm256_storeu_ps
 #define VSET1 _mm256_set1_ps
@@ -58,49 +77,64 @@ typedef __m256 vreal;
 #define VMUL _mm256_mul_ps
 #define VABS(v) _mm256_andnot_ps(_mm256_set1_ps(-0.0f), (v))
 #define VNEG(v) _mm256_xor_ps(_mm256_set1_ps(-0.0f), (v))
-/* blendv picks by the sign bit of x: negative lanes take neg_val */
 #define VBLEND_NEG(neg_val, pos_val, x) _mm256_blendv_ps((pos_val), (neg_val), (x))
 #define VTANH Sleef_tanhf8_u10
 #define VEXP Sleef_expf8_u10
 #endif
+#define vreal vreal_avx2
+#include "vmath_isa.h"
 
-static inline vreal apply(vfunc f, vreal x)
-{
-    switch (f) {
-    case F_TANH:
-        return VTANH(x);
-    case F_EXP:
-        return VEXP(x);
-    case F_SIGMOID: {
-        /* e = exp(-|x|) never overflows; s = 1 / (1 + e) is sigmoid(|x|) */
-        vreal e = VEXP(VNEG(VABS(x)));
-        vreal s = VDIV(VSET1(1), VADD(VSET1(1), e));
-        return VBLEND_NEG(VMUL(e, s), s, x);
-    }
-    }
-    return x;
-}
+#ifdef WG_VECTOR512
+#define ISA avx512
+#define ISA_TARGET "avx2,fma,avx512f"
+#ifdef WG_DOUBLE
+#define LANES 8
+typedef __m512d vreal_avx512;
+#define VLOAD _mm512_loadu_pd
+#define VSTORE _mm512_storeu_pd
+#define VSET1 _mm512_set1_pd
+#define VADD _mm512_add_pd
+#define VDIV _mm512_div_pd
+#define VMUL _mm512_mul_pd
+#define VABS(v) _mm512_abs_pd(v)
+#define VNEG(v) _mm512_sub_pd(_mm512_setzero_pd(), (v))
+/* x < 0 takes neg_val; -0 and NaN take pos_val, which equals neg_val there */
+#define VBLEND_NEG(neg_val, pos_val, x) \
+    _mm512_mask_blend_pd(_mm512_cmp_pd_mask((x), _mm512_setzero_pd(), _CMP_LT_OQ), (pos_val), (neg_val))
+#define VTANH Sleef_tanhd8_u10avx512f
+#define VEXP Sleef_expd8_u10avx512f
+#else
+#define LANES 16
+typedef __m512 vreal_avx512;
+#define VLOAD _mm512_loadu_ps
+#define VSTORE _mm512_storeu_ps
+#define VSET1 _mm512_set1_ps
+#define VADD _mm512_add_ps
+#define VDIV _mm512_div_ps
+#define VMUL _mm512_mul_ps
+#define VABS(v) _mm512_abs_ps(v)
+#define VNEG(v) _mm512_sub_ps(_mm512_setzero_ps(), (v))
+#define VBLEND_NEG(neg_val, pos_val, x) \
+    _mm512_mask_blend_ps(_mm512_cmp_ps_mask((x), _mm512_setzero_ps(), _CMP_LT_OQ), (pos_val), (neg_val))
+#define VTANH Sleef_tanhf16_u10avx512f
+#define VEXP Sleef_expf16_u10avx512f
+#endif
+#define vreal vreal_avx512
+#include "vmath_isa.h"
+#endif
 
-/* n elements from x to y, n a multiple of LANES except at the array's end */
-static void block_vec(vfunc f, int64_t n, const wg_real *x, wg_real *y)
-{
-    int64_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        VSTORE(y + i, apply(f, VLOAD(x + i)));
-    if (i < n) {
-        wg_real in[LANES] = { 0 }, out[LANES];
-        memcpy(in, x + i, (size_t)(n - i) * sizeof *in);
-        VSTORE(out, apply(f, VLOAD(in)));
-        memcpy(y + i, out, (size_t)(n - i) * sizeof *out);
-    }
-}
-#pragma GCC pop_options
-
-static bool have_vector(void)
+/* 0: no vector path, 1: AVX2, 2: AVX-512 */
+static int vector_level(void)
 {
     static int cached = -1;
-    if (cached < 0) /* a benign race: every thread computes the same answer */
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (cached < 0) { /* a benign race: every thread computes the same answer */
+        int level = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#ifdef WG_VECTOR512
+        if (level && __builtin_cpu_supports("avx512f"))
+            level = 2;
+#endif
+        cached = level;
+    }
     return cached;
 }
 #endif
@@ -130,8 +164,12 @@ static void run(vfunc f, int64_t n, const wg_real *x, wg_real *y)
 {
     void (*block)(vfunc, int64_t, const wg_real *, wg_real *) = block_scalar;
 #ifdef WG_VECTOR
-    if (have_vector())
-        block = block_vec;
+    if (vector_level() >= 1)
+        block = block_avx2;
+#endif
+#ifdef WG_VECTOR512
+    if (vector_level() == 2)
+        block = block_avx512;
 #endif
     const int64_t blocks = (n + BLOCK - 1) / BLOCK;
 #pragma omp parallel for num_threads(wg_threads_for(n * 8)) schedule(static)
@@ -159,7 +197,9 @@ void wg_vexp(int64_t n, const wg_real *x, wg_real *y)
 const char *wg_vmath_name(void)
 {
 #ifdef WG_VECTOR
-    if (have_vector())
+    if (vector_level() == 2)
+        return "SLEEF AVX-512";
+    if (vector_level() == 1)
         return "SLEEF AVX2";
 #endif
     return "libm";
