@@ -292,10 +292,13 @@ static wg_status conv2d_backward(wg_tape *t, wg_node *nd)
         for (int o = 0; o < g.o; o++)
             for (int k = 0; k < c.m; k++)
                 for (int p = 0; p < g.oh; p++) {
+                    /* rows of OW (10 for LeNet's conv2): loops, not calls */
                     wg_real *dst = d + o * ld + k * g.len + p * g.rs;
-                    memcpy(dst, dy + (c.n0 + k) * ys + (int64_t)o * ohw + p * g.ow,
-                           (size_t)g.ow * sizeof *d);
-                    memset(dst + g.ow, 0, (size_t)(g.rs - g.ow) * sizeof *d);
+                    const wg_real *src = dy + (c.n0 + k) * ys + (int64_t)o * ohw + p * g.ow;
+                    for (int q = 0; q < g.ow; q++)
+                        dst[q] = src[q];
+                    for (int q = g.ow; q < g.rs; q++)
+                        dst[q] = 0;
                 }
         if (dw) { /* dW_chunk [O x CKK] = dy_chunk [O x columns] col_chunkᵀ */
             wg_real *col = cols + THREAD_ID * ckk * span;
