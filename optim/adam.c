@@ -48,9 +48,9 @@ void wg_adam_update(wg_optim *o, int index, int64_t off, int64_t n)
     const wg_real bc2_sqrt = (wg_real)sqrt(1 - pow(a->beta2, t));
     const wg_real eps = (wg_real)a->eps, decay = (wg_real)(1 - o->lr * a->weight_decay);
     const bool decoupled = o->kind == WG_OPT_ADAMW;
-    /* restrict: separate allocations (see sgd.c) */
+    /* restrict: separate allocations; the used gradient is zeroed (sgd.c) */
     wg_real *restrict v = wg_params_values(o->params) + off;
-    const wg_real *restrict g = wg_params_grads(o->params) + off;
+    wg_real *restrict g = wg_params_grads(o->params) + off;
     wg_real *restrict m1 = o->state1 + off, *restrict m2 = o->state2 + off;
     for (int64_t k = 0; k < n; k++) {
         wg_real gk = g[k];
@@ -61,5 +61,6 @@ void wg_adam_update(wg_optim *o, int index, int64_t off, int64_t n)
         m1[k] = b1 * m1[k] + (1 - b1) * gk;
         m2[k] = b2 * m2[k] + (1 - b2) * gk * gk;
         v[k] -= step_size * (m1[k] / ((wg_real)sqrt(m2[k]) / bc2_sqrt + eps));
+        g[k] = 0;
     }
 }

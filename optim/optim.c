@@ -72,15 +72,16 @@ wg_status wg_optim_step(wg_optim *o)
         int64_t n = wg_numel(t);
         if (wg_requires_grad(t)) { /* frozen parameters are skipped */
             o->param_steps[i]++;
-            if (o->kind == WG_OPT_SGD)
+            if (o->kind == WG_OPT_SGD) /* the updates zero what they use */
                 wg_sgd_update(o, i, off, n);
             else
                 wg_adam_update(o, i, off, n);
             o->has_state[i] = true;
+        } else {
+            memset(wg_params_grads(p) + off, 0, (size_t)n * sizeof(wg_real));
         }
         off += n;
     }
-    wg_params_zero_grad(p);
     return WG_OK;
 }
 
