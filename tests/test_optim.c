@@ -38,6 +38,7 @@
 #include <wengert.h>
 
 #include "check.h"
+#include "h5ref.h"
 
 #ifndef WG_DOUBLE
 #error "test_optim checks 1e-6 agreement and needs the double library: define WG_DOUBLE"
@@ -58,136 +59,6 @@ static const char *const required_cases[] = {
     "freeze_bias_adam",
 };
 #define N_REQUIRED ((int)(sizeof required_cases / sizeof required_cases[0]))
-
-/* An n-dimensional dataset read into memory. */
-typedef struct array {
-    wg_shape shape;
-    int64_t n;
-    void *v;
-} array;
-
-static void array_free(array *a)
-{
-    free(a->v);
-    a->v = NULL;
-}
-
-static bool has_link(hid_t g, const char *name)
-{
-    return H5Lexists(g, name, H5P_DEFAULT) > 0;
-}
-
-/* Reads dataset `name` of group `g`, converted by HDF5 to `memtype` (of
- * `elsize` bytes). False if it is missing, has too many dimensions or
- * cannot be read; `out` then holds nothing to free. */
-static bool read_array(hid_t g, const char *name, hid_t memtype, size_t elsize, array *out)
-{
-    memset(out, 0, sizeof *out);
-    if (!has_link(g, name))
-        return false;
-    bool ok = false;
-    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
-    hid_t sp = d >= 0 ? H5Dget_space(d) : H5I_INVALID_HID;
-    int nd = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
-    hsize_t dims[WG_MAX_DIMS];
-    if (nd >= 0 && nd <= WG_MAX_DIMS && H5Sget_simple_extent_dims(sp, dims, NULL) == nd) {
-        out->shape.ndim = nd;
-        out->n = 1;
-        for (int i = 0; i < nd; i++) {
-            out->shape.dim[i] = (int64_t)dims[i];
-            out->n *= (int64_t)dims[i];
-        }
-        out->v = malloc((size_t)(out->n > 0 ? out->n : 1) * elsize);
-        ok = out->v && H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out->v) >= 0;
-        if (!ok)
-            array_free(out);
-    }
-    if (sp >= 0)
-        H5Sclose(sp);
-    if (d >= 0)
-        H5Dclose(d);
-    return ok;
-}
-
-/* Reads a scalar numeric attribute, converted to `memtype`. */
-static bool read_attr(hid_t obj, const char *name, hid_t memtype, void *out)
-{
-    if (H5Aexists(obj, name) <= 0)
-        return false;
-    bool ok = false;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    hid_t sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
-    if (sp >= 0 && H5Sget_simple_extent_npoints(sp) == 1)
-        ok = H5Aread(a, memtype, out) >= 0;
-    if (sp >= 0)
-        H5Sclose(sp);
-    if (a >= 0)
-        H5Aclose(a);
-    return ok;
-}
-
-/* Reads a scalar string attribute, fixed-length (what the script writes)
- * or variable-length (what h5py writes for a plain str), into out. */
-static bool read_str_attr(hid_t obj, const char *name, char *out, size_t size)
-{
-    if (size == 0 || H5Aexists(obj, name) <= 0)
-        return false;
-    out[0] = '\0';
-    bool ok = false;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    hid_t ft = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
-    hid_t sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
-    if (ft < 0 || sp < 0 || H5Tget_class(ft) != H5T_STRING ||
-        H5Sget_simple_extent_npoints(sp) != 1)
-        goto done;
-    /* the file's type serves as the memory type: strings have no byte order */
-    htri_t var = H5Tis_variable_str(ft);
-    if (var > 0) {
-        char *s = NULL;
-        if (H5Aread(a, ft, &s) >= 0 && s) {
-            snprintf(out, size, "%s", s);
-            ok = true;
-        }
-        H5free_memory(s);
-    } else if (var == 0) {
-        size_t n = H5Tget_size(ft);
-        char *buf = n ? calloc(n + 1, 1) : NULL; /* + 1: null-padded strings lack one */
-        if (buf && H5Aread(a, ft, buf) >= 0) {
-            snprintf(out, size, "%s", buf);
-            ok = true;
-        }
-        free(buf);
-    }
-done:
-    if (sp >= 0)
-        H5Sclose(sp);
-    if (ft >= 0)
-        H5Tclose(ft);
-    if (a >= 0)
-        H5Aclose(a);
-    return ok;
-}
-
-/* "[1, 2]": element `flat` of a row-major array of shape s. */
-static const char *index_str(wg_shape s, int64_t flat, char *buf, size_t size)
-{
-    int64_t idx[WG_MAX_DIMS];
-    for (int i = s.ndim - 1; i >= 0; i--) {
-        int64_t d = s.dim[i] > 0 ? s.dim[i] : 1;
-        idx[i] = flat % d;
-        flat /= d;
-    }
-    size_t o = 0;
-    int n = snprintf(buf, size, "[");
-    o = n > 0 ? (size_t)n : 0;
-    for (int i = 0; i < s.ndim && o < size; i++) {
-        n = snprintf(buf + o, size - o, i ? ", %" PRId64 : "%" PRId64, idx[i]);
-        o += n > 0 ? (size_t)n : 0;
-    }
-    if (o < size)
-        snprintf(buf + o, size - o, "]");
-    return buf;
-}
 
 /* A case's settings, the group's attributes. */
 typedef struct config {
@@ -238,12 +109,12 @@ static bool read_config(hid_t g, const char *cname, config *c)
         ok = ok && got;
     }
     for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
-        bool got = read_attr(g, reals[i].name, H5T_NATIVE_DOUBLE, (char *)c + reals[i].off);
+        bool got = read_attr(g, reals[i].name, H5T_NATIVE_DOUBLE, (char *)c + reals[i].off, 1);
         CHECK(got, "%s: attribute %s missing or unreadable", cname, reals[i].name);
         ok = ok && got;
     }
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
-        bool got = read_attr(g, ints[i].name, H5T_NATIVE_INT, (char *)c + ints[i].off);
+        bool got = read_attr(g, ints[i].name, H5T_NATIVE_INT, (char *)c + ints[i].off, 1);
         CHECK(got, "%s: attribute %s missing or unreadable", cname, ints[i].name);
         ok = ok && got;
     }
@@ -544,9 +415,9 @@ static void run_file(const char *path)
                   strcmp(format, FORMAT) == 0;
     CHECK(fmt_ok, "%s: format attribute is not \"" FORMAT "\"", path);
     int n_cases = -1, n_steps = -1;
-    CHECK(read_attr(f, "n_cases", H5T_NATIVE_INT, &n_cases), "%s: n_cases attribute missing",
+    CHECK(read_attr(f, "n_cases", H5T_NATIVE_INT, &n_cases, 1), "%s: n_cases attribute missing",
           path);
-    CHECK(read_attr(f, "n_steps", H5T_NATIVE_INT, &n_steps), "%s: n_steps attribute missing",
+    CHECK(read_attr(f, "n_steps", H5T_NATIVE_INT, &n_steps, 1), "%s: n_steps attribute missing",
           path);
     CHECK(n_steps >= 10, "%s: %d steps per case, at least 10 wanted", path, n_steps);
 

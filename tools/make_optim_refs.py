@@ -91,7 +91,6 @@ The file uses the HDF5 1.10 format.
 """
 
 import copy
-import ctypes
 import os
 import sys
 import zlib
@@ -100,6 +99,8 @@ import h5py
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from h5ref import dataset_properties, string_attr
 
 N_STEPS = 12
 RTOL = 1e-6
@@ -285,42 +286,9 @@ def mutants(cfg):
     return out
 
 
-def string_attr(obj, key, value):
-    # h5py's fixed-length strings are null-padded: no terminator when the
-    # text fills the length, so readers add their own
-    data = value.encode("utf-8")
-    tid = h5py.string_dtype("utf-8", max(len(data), 1))
-    obj.attrs.create(key, np.array(data, dtype=tid), dtype=tid)
-
-
-def _no_attrs_hint():
-    """H5Pset_dset_no_attrs_hint (HDF5 >= 1.10.5) from the libhdf5 h5py has
-    loaded, or None (h5py does not wrap it): smaller dataset headers."""
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "/libhdf5" in line}
-        for path in sorted(paths):
-            if "_hl" in os.path.basename(path):
-                continue
-            fn = getattr(ctypes.CDLL(path), "H5Pset_dset_no_attrs_hint", None)
-            if fn is not None:
-                fn.argtypes = [ctypes.c_int64, ctypes.c_uint]  # hid_t, hbool_t
-                fn.restype = ctypes.c_int
-                return fn
-    except OSError:
-        pass
-    return None
-
-
-NO_ATTRS_HINT = _no_attrs_hint()
-
-
 def dataset(group, name, arr):
     arr = np.ascontiguousarray(arr)
-    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
-    dcpl.set_obj_track_times(False)
-    if NO_ATTRS_HINT is not None and NO_ATTRS_HINT(dcpl.id, 1) < 0:
-        raise SystemExit("H5Pset_dset_no_attrs_hint failed")
+    dcpl = dataset_properties()
     dcpl.set_layout(h5py.h5d.COMPACT)
     group.create_dataset(name, data=arr, dcpl=dcpl)
 

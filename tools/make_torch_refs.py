@@ -96,7 +96,6 @@ ones are one chunk compressed with gzip, after a byte shuffle where that
 helps. The file uses the HDF5 1.10 format.
 """
 
-import ctypes
 import os
 import sys
 import zlib
@@ -105,6 +104,8 @@ import h5py
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from h5ref import dataset_properties, string_attr
 
 RTOL = 1e-4
 ATOL = 1e-5
@@ -156,44 +157,9 @@ def distinct(rng, *shape):
     return f32((rng.permutation(n) - n // 2).reshape(shape) * 0.125)
 
 
-def string_attr(obj, key, value):
-    # h5py's fixed-length strings are null-padded: no terminator when the
-    # text fills the length, so readers add their own
-    data = value.encode("utf-8")
-    tid = h5py.string_dtype("utf-8", max(len(data), 1))
-    obj.attrs.create(key, np.array(data, dtype=tid), dtype=tid)
-
-
-def _no_attrs_hint():
-    """H5Pset_dset_no_attrs_hint (HDF5 >= 1.10.5) from the libhdf5 h5py has
-    loaded, or None. h5py does not wrap it. It shrinks each dataset's object
-    header from about 310 to 135 bytes: 55 KB of this file, which without it
-    outgrows MAX_FILE_BYTES."""
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "/libhdf5" in line}
-        for path in sorted(paths):
-            if "_hl" in os.path.basename(path):
-                continue
-            fn = getattr(ctypes.CDLL(path), "H5Pset_dset_no_attrs_hint", None)
-            if fn is not None:
-                fn.argtypes = [ctypes.c_int64, ctypes.c_uint]  # hid_t, hbool_t
-                fn.restype = ctypes.c_int
-                return fn
-    except OSError:
-        pass
-    return None
-
-
-NO_ATTRS_HINT = _no_attrs_hint()
-
-
 def dataset(group, name, arr):
     arr = np.asarray(arr)
-    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
-    dcpl.set_obj_track_times(False)
-    if NO_ATTRS_HINT is not None and NO_ATTRS_HINT(dcpl.id, 1) < 0:
-        raise SystemExit("H5Pset_dset_no_attrs_hint failed")
+    dcpl = dataset_properties()
     if arr.size >= COMPRESS_MIN:
         # one chunk: the whole array compresses as one stream. HDF5's
         # deflate is zlib's, so zlib tells whether byte shuffling helps.
