@@ -76,6 +76,39 @@ static void row_offsets(const wg_bcast *p, int64_t r, int64_t *oa, int64_t *ob)
     *ob = b;
 }
 
+/* One output row from two contiguous rows: loops the compiler vectorises
+ * (strides of 1 it can see, and no overlap with the output). */
+static void contiguous_row(wg_bin_kind kind, int64_t n, const wg_real *restrict a,
+                           const wg_real *restrict b, wg_real *restrict y)
+{
+    switch (kind) {
+    case WG_BIN_ADD:
+        for (int64_t j = 0; j < n; j++)
+            y[j] = a[j] + b[j];
+        break;
+    case WG_BIN_SUB:
+        for (int64_t j = 0; j < n; j++)
+            y[j] = a[j] - b[j];
+        break;
+    case WG_BIN_MUL:
+        for (int64_t j = 0; j < n; j++)
+            y[j] = a[j] * b[j];
+        break;
+    }
+}
+
+/* g += coef * dy (* other) along a row, every stride 1: vectorises */
+static void accum_contiguous(int64_t n, wg_real coef, const wg_real *restrict dy,
+                             const wg_real *restrict other, wg_real *restrict g)
+{
+    if (other)
+        for (int64_t j = 0; j < n; j++)
+            g[j] += coef * dy[j] * other[j];
+    else
+        for (int64_t j = 0; j < n; j++)
+            g[j] += coef * dy[j];
+}
+
 void wg_bcast_forward(const wg_bcast *p, wg_bin_kind kind, const wg_real *a, const wg_real *b,
                       wg_real *y)
 {
@@ -95,6 +128,10 @@ void wg_bcast_forward(const wg_bcast *p, wg_bin_kind kind, const wg_real *a, con
         row_offsets(p, r, &oa, &ob);
         const wg_real *ar = a + oa, *br = b + ob;
         wg_real *yr = y + r * inner;
+        if (ia == 1 && ib == 1) { /* both rows contiguous (a bias row, say) */
+            contiguous_row(kind, inner, ar, br, yr);
+            continue;
+        }
         switch (kind) {
         case WG_BIN_ADD:
             for (int64_t j = 0; j < inner; j++)
@@ -130,7 +167,9 @@ void wg_bcast_accum(const wg_bcast *p, int which, const wg_real *dy, const wg_re
         wg_real *gr = g + (which ? ob : oa);
         const wg_real *orow = other ? other + (which ? oa : ob) : NULL;
         const wg_real *dyr = dy + r * inner;
-        if (orow)
+        if (ix == 1 && (!orow || io == 1))
+            accum_contiguous(inner, coef, dyr, orow, gr);
+        else if (orow)
             for (int64_t j = 0; j < inner; j++)
                 gr[j * ix] += coef * dyr[j] * orow[j * io];
         else

@@ -26,7 +26,8 @@ mutants=(
   "ops/matmul.c|s/wg_gemm(!ta, false, k, nn, m, 1, A->data/wg_gemm(!ta, false, k, nn, m, 1.01, A->data/|matmul: dB scaled by 1.01"
   "ops/mse.c|s/gq\[i\] -= d;/gq[i] += d;/|mse: target gradient sign flipped"
   "ops/softmax_cross_entropy.c|s/gi\[s->labels\[i\]\] -= g;/gi[s->labels[i]] -= 1.01 * g;/|softmax_cross_entropy: onehot term x1.01"
-  "ops/broadcast.c|s/gr\[j \* ix\] += coef \* dyr\[j\];/gr[j * ix] += (j == 0 ? 1.01 : 1) * coef * dyr[j];/|add: broadcast gradient, one column x1.01"
+  "ops/broadcast.c|s/g\[j\] += coef \* dy\[j\];/g[j] += (j == 0 ? 1.01 : 1) * coef * dy[j];/|add: broadcast gradient (contiguous rows), one column x1.01"
+  "ops/broadcast.c|s/gr\[j \* ix\] += coef \* dyr\[j\];/gr[j * ix] += (j == 0 ? 1.01 : 1) * coef * dyr[j];/|add: broadcast gradient (strided), one column x1.01"
   "ops/mean.c|s/gx\[i\] += g;/gx[i] += (i == 0 ? 1.01 : 1) * g;/|mean: one element x1.01"
   "ops/reshape.c|s/gx\[i\] += dy\[i\];/gx[i] += (i == 2 ? 1.01 : 1) * dy[i];/|reshape: one element x1.01"
 )
