@@ -159,6 +159,10 @@ WG_INTERNAL void wg_gemm(bool trans_a, bool trans_b, int m, int n, int k, wg_rea
                          wg_real *c, int ldc);
 
 /* --- vector math (vmath.c) ------------------------------------------------- */
+/* The vector instructions the hand-vectorised kernels may use (cpu.c). */
+enum { WG_CPU_GENERIC = 0, WG_CPU_AVX2 = 1, WG_CPU_AVX512 = 2 };
+WG_INTERNAL int wg_cpu_level(void);
+
 WG_INTERNAL void wg_vtanh(int64_t n, const wg_real *x, wg_real *y);
 WG_INTERNAL void wg_vsigmoid(int64_t n, const wg_real *x, wg_real *y);
 WG_INTERNAL void wg_vexp(int64_t n, const wg_real *x, wg_real *y);

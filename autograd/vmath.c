@@ -123,19 +123,10 @@ typedef __m512 vreal_avx512;
 #include "vmath_isa.h"
 #endif
 
-/* 0: no vector path, 1: AVX2, 2: AVX-512 */
+/* 0: none, 1: AVX2, 2: AVX-512 (cpu.c; WG_CPU caps it) */
 static int vector_level(void)
 {
-    static int cached = -1;
-    if (cached < 0) { /* a benign race: every thread computes the same answer */
-        int level = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#ifdef WG_VECTOR512
-        if (level && __builtin_cpu_supports("avx512f"))
-            level = 2;
-#endif
-        cached = level;
-    }
-    return cached;
+    return wg_cpu_level();
 }
 #endif
 
@@ -196,10 +187,12 @@ void wg_vexp(int64_t n, const wg_real *x, wg_real *y)
 
 const char *wg_vmath_name(void)
 {
-#ifdef WG_VECTOR
+#ifdef WG_VECTOR512
     if (vector_level() == 2)
         return "SLEEF AVX-512";
-    if (vector_level() == 1)
+#endif
+#ifdef WG_VECTOR
+    if (vector_level() >= 1)
         return "SLEEF AVX2";
 #endif
     return "libm";

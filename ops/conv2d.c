@@ -36,6 +36,9 @@
 
 enum { HP_SH, HP_SW, HP_PT, HP_PB, HP_PL, HP_PR };
 
+/* the widest vector of the direct kernels, in elements */
+#define WG_DIRECT_SLACK 16
+
 typedef struct {
     int n, c, h, w, o, kh, kw, oh, ow, sh, sw, pt, pl;
     /* the column layout: `len` columns per image, an output row every
@@ -60,8 +63,9 @@ static geom geometry(const wg_node *nd)
     g.rs = g.wide ? g.wp : g.ow;
     g.len = (int64_t)g.oh * g.rs;
     g.plane = (int64_t)g.hp * g.wp;
-    /* the last row of col reads KW - 1 past the last plane */
-    g.padded = g.wide ? g.c * g.plane + g.kw - 1 : 0;
+    /* the last row of col reads KW - 1 past the last plane, and the direct
+     * kernels' last vector up to WG_DIRECT_SLACK further */
+    g.padded = g.wide ? g.c * g.plane + g.kw - 1 + WG_DIRECT_SLACK : 0;
     return g;
 }
 
@@ -138,14 +142,22 @@ static void col2im(const geom *g, const wg_real *col, int64_t ld, wg_real *dx)
 
 /* ---- the wide layout (stride 1) --------------------------------------------- */
 
-/* xp = x with its padding, as HP x WP planes, and KW - 1 zeros after */
+/* Rows of a plane are short (28 or 10 floats in LeNet): a loop the
+ * compiler vectorises in place costs less than a call to memcpy. */
+static inline void copy_run(wg_real *restrict dst, const wg_real *restrict src, int n)
+{
+    for (int i = 0; i < n; i++)
+        dst[i] = src[i];
+}
+
+/* xp = x with its padding, as HP x WP planes, and zeros after */
 static void pad_image(const geom *g, const wg_real *x, wg_real *xp)
 {
     memset(xp, 0, (size_t)g->padded * sizeof *xp);
     for (int c = 0; c < g->c; c++)
         for (int r = 0; r < g->h; r++)
-            memcpy(xp + c * g->plane + (int64_t)(r + g->pt) * g->wp + g->pl,
-                   x + ((int64_t)c * g->h + r) * g->w, (size_t)g->w * sizeof *xp);
+            copy_run(xp + c * g->plane + (int64_t)(r + g->pt) * g->wp + g->pl,
+                     x + ((int64_t)c * g->h + r) * g->w, g->w);
 }
 
 /* col[(c, i, j)][t] = xp[c][i][j + t] for t < OH*WP: one run per row */
@@ -292,11 +304,9 @@ static wg_status conv2d_backward(wg_tape *t, wg_node *nd)
         for (int o = 0; o < g.o; o++)
             for (int k = 0; k < c.m; k++)
                 for (int p = 0; p < g.oh; p++) {
-                    /* rows of OW (10 for LeNet's conv2): loops, not calls */
                     wg_real *dst = d + o * ld + k * g.len + p * g.rs;
                     const wg_real *src = dy + (c.n0 + k) * ys + (int64_t)o * ohw + p * g.ow;
-                    for (int q = 0; q < g.ow; q++)
-                        dst[q] = src[q];
+                    copy_run(dst, src, g.ow);
                     for (int q = g.ow; q < g.rs; q++)
                         dst[q] = 0;
                 }
@@ -323,6 +333,88 @@ static wg_status conv2d_backward(wg_tape *t, wg_node *nd)
             for (int64_t k = 0; k < wsize; k++)
                 dw[k] += dwc[ch * wsize + k];
     return WG_OK;
+}
+
+/* The forward through im2col and one GEMM per chunk of images. */
+static void gemm_forward(wg_tape *t, const geom *gp, const wg_tensor *x, const wg_tensor *w,
+                         const wg_tensor *b, wg_tensor *y)
+{
+    static const char *op = "conv2d";
+    const geom g = *gp;
+    const int ohw = g.oh * g.ow, ckk = g.c * g.kh * g.kw;
+    const int64_t ys = (int64_t)g.o * ohw;
+    const int size = chunk_images(&g), chunks = (g.n + size - 1) / size;
+    const int64_t span = size * g.len;
+    int threads = wg_threads_for((int64_t)g.n * g.o * g.len * ckk);
+    if (threads > chunks)
+        threads = chunks;
+    /* per thread: a chunk's col, its product, a padded image. The col is
+     * made again by the backward rather than kept: 11 MB of tape for
+     * LeNet-5 would leave the caches, this stays in them */
+    wg_real *cols = wg_tape_alloc(t, op, (size_t)threads * span * ckk * sizeof(wg_real));
+    wg_real *prod = wg_tape_alloc(t, op, (size_t)threads * g.o * span * sizeof(wg_real));
+    wg_real *pad = g.wide ? wg_tape_alloc(t, op, (size_t)threads * g.padded * sizeof(wg_real))
+                          : NULL;
+    if (!cols || !prod || (g.wide && !pad))
+        return;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (int ch = 0; ch < chunks; ch++) {
+        const chunk c = chunk_at(&g, size, ch);
+        const int64_t ld = c.m * g.len;
+        wg_real *col = cols + THREAD_ID * span * ckk;
+        wg_real *p = prod + (int64_t)THREAD_ID * g.o * span;
+        chunk_col(&g, x->data, c.n0, c.m, g.wide ? pad + THREAD_ID * g.padded : NULL, col);
+        /* [O x columns] = W [O x CKK] col [CKK x columns], then each
+         * image's planes out of it with the bias added */
+        wg_gemm(false, false, g.o, (int)ld, (int)ckk, 1, w->data, (int)ckk, col, (int)ld, 0, p,
+                (int)ld);
+        for (int k = 0; k < c.m; k++)
+            for (int oc = 0; oc < g.o; oc++) {
+                const wg_real bias = b ? b->data[oc] : 0;
+                for (int r = 0; r < g.oh; r++) {
+                    const wg_real *src = p + oc * ld + k * g.len + r * g.rs;
+                    wg_real *dst = y->data + (c.n0 + k) * ys + (int64_t)oc * ohw + r * g.ow;
+                    if (b)
+                        for (int q = 0; q < g.ow; q++)
+                            dst[q] = src[q] + bias;
+                    else
+                        memcpy(dst, src, (size_t)g.ow * sizeof *dst);
+                }
+            }
+    }
+}
+
+/* The forward by the direct kernels (conv2d_direct.c), image by image:
+ * each image's padded copy, its output in the wide layout, then the
+ * output's planes out of it (the kernels have added the bias). */
+static void direct_forward(wg_tape *t, const geom *g, const wg_tensor *x, const wg_tensor *w,
+                           const wg_tensor *b, wg_tensor *y, int lanes)
+{
+    static const char *op = "conv2d";
+    const int ckk = g->c * g->kh * g->kw, ohw = g->oh * g->ow;
+    const int64_t xs = (int64_t)g->c * g->h * g->w, ys = (int64_t)g->o * ohw;
+    const int64_t ld = (g->len + lanes - 1) / lanes * lanes;
+    int threads = wg_threads_for((int64_t)g->n * g->o * g->len * ckk);
+    /* the weights as [C*KH*KW][O]: a tap's O weights side by side */
+    wg_real *wt = wg_tape_alloc(t, op, (size_t)ckk * g->o * sizeof(wg_real));
+    wg_real *pad = wg_tape_alloc(t, op, (size_t)threads * g->padded * sizeof(wg_real));
+    wg_real *out = wg_tape_alloc(t, op, (size_t)threads * g->o * ld * sizeof(wg_real));
+    if (!wt || !pad || !out)
+        return;
+    for (int o = 0; o < g->o; o++)
+        for (int k = 0; k < ckk; k++)
+            wt[(int64_t)k * g->o + o] = w->data[(int64_t)o * ckk + k];
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (int n = 0; n < g->n; n++) {
+        wg_real *xp = pad + THREAD_ID * g->padded, *yw = out + THREAD_ID * g->o * ld;
+        pad_image(g, x->data + n * xs, xp);
+        wg_conv_direct_forward(xp, g->plane, g->wp, g->c, g->kh, g->kw, g->o, wt,
+                               b ? b->data : NULL, g->len, yw, ld);
+        for (int o = 0; o < g->o; o++)
+            for (int r = 0; r < g->oh; r++)
+                copy_run(y->data + n * ys + (int64_t)o * ohw + r * g->ow,
+                         yw + o * ld + (int64_t)r * g->wp, g->ow);
+    }
 }
 
 const wg_op_desc wg_op_conv2d = { "conv2d", 3, conv2d_backward };
@@ -383,47 +475,13 @@ wg_tensor *wg_conv2d_ex(wg_tape *t, wg_tensor *x, wg_tensor *w, wg_tensor *b, wg
     tmp.hp[HP_PL] = o.pad_left;
     tmp.hp[HP_PR] = o.pad_right;
     const geom g = geometry(&tmp);
-    const int ohw = g.oh * g.ow;
-    const int64_t ys = (int64_t)g.o * ohw;
-    const int size = chunk_images(&g), chunks = (g.n + size - 1) / size;
-    const int64_t span = size * g.len;
-    int threads = wg_threads_for((int64_t)g.n * g.o * g.len * ckk);
-    if (threads > chunks)
-        threads = chunks;
-    /* per thread: a chunk's col, its product, a padded image. The col is
-     * made again by the backward rather than kept: 11 MB of tape for
-     * LeNet-5 would leave the caches, this stays in them */
-    wg_real *cols = wg_tape_alloc(t, op, (size_t)threads * span * ckk * sizeof(wg_real));
-    wg_real *prod = wg_tape_alloc(t, op, (size_t)threads * g.o * span * sizeof(wg_real));
-    wg_real *pad = g.wide ? wg_tape_alloc(t, op, (size_t)threads * g.padded * sizeof(wg_real))
-                          : NULL;
-    if (!cols || !prod || (g.wide && !pad))
+    const int lanes = g.wide ? wg_conv_direct_lanes() : 0;
+    if (lanes)
+        direct_forward(t, &g, x, w, b, y, lanes);
+    else
+        gemm_forward(t, &g, x, w, b, y);
+    if (t->status != WG_OK)
         return wg_poison(t);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int ch = 0; ch < chunks; ch++) {
-        const chunk c = chunk_at(&g, size, ch);
-        const int64_t ld = c.m * g.len;
-        wg_real *col = cols + THREAD_ID * span * ckk;
-        wg_real *p = prod + (int64_t)THREAD_ID * g.o * span;
-        chunk_col(&g, x->data, c.n0, c.m, g.wide ? pad + THREAD_ID * g.padded : NULL, col);
-        /* [O x columns] = W [O x CKK] col [CKK x columns], then each
-         * image's planes out of it with the bias added */
-        wg_gemm(false, false, g.o, (int)ld, (int)ckk, 1, w->data, (int)ckk, col, (int)ld, 0, p,
-                (int)ld);
-        for (int k = 0; k < c.m; k++)
-            for (int oc = 0; oc < g.o; oc++) {
-                const wg_real bias = b ? b->data[oc] : 0;
-                for (int r = 0; r < g.oh; r++) {
-                    const wg_real *src = p + oc * ld + k * g.len + r * g.rs;
-                    wg_real *dst = y->data + (c.n0 + k) * ys + (int64_t)oc * ohw + r * g.ow;
-                    if (b)
-                        for (int q = 0; q < g.ow; q++)
-                            dst[q] = src[q] + bias;
-                    else
-                        memcpy(dst, src, (size_t)g.ow * sizeof *dst);
-                }
-            }
-    }
     if (wg_op_recording(t, in, n_in)) {
         wg_node *nd = wg_op_record(t, &wg_op_conv2d, y, in, n_in);
         if (!nd)
