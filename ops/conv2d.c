@@ -258,6 +258,31 @@ static void bias_grad(const geom *g, const wg_real *dy, wg_real *db)
     }
 }
 
+/* The input gradient of one image by the direct kernel: dy in the wide
+ * layout behind a margin of (KH-1)*WP + KW-1 zeros, correlated with the
+ * kernel walked backwards,
+ *     dx_padded[c][s] = sum over (o, i, j) of W[o][c][i][j] dy_wide[o][s - i*WP - j],
+ * then the inside of the padded planes added to dx. */
+static void direct_input_grad(const geom *g, const wg_real *dyn, const wg_real *wt2, int lanes,
+                              wg_real *dyb, wg_real *dxw, wg_real *dxn)
+{
+    const int64_t front = (int64_t)(g->kh - 1) * g->wp + g->kw - 1;
+    const int64_t dplane = front + g->plane + WG_DIRECT_SLACK;
+    const int64_t ld = (g->plane + lanes - 1) / lanes * lanes;
+    const int ohw = g->oh * g->ow;
+    memset(dyb, 0, (size_t)(g->o * dplane) * sizeof *dyb);
+    for (int o = 0; o < g->o; o++)
+        for (int p = 0; p < g->oh; p++)
+            copy_run(dyb + o * dplane + front + (int64_t)p * g->wp, dyn + o * ohw + p * g->ow,
+                     g->ow);
+    wg_conv_direct(dyb + front, dplane, -g->wp, -1, g->o, g->kh, g->kw, g->c, wt2, NULL, g->plane,
+                   dxw, ld);
+    for (int c = 0; c < g->c; c++)
+        for (int r = 0; r < g->h; r++)
+            add_run(dxn + ((int64_t)c * g->h + r) * g->w,
+                    dxw + c * ld + (int64_t)(r + g->pt) * g->wp + g->pl, g->w);
+}
+
 static wg_status conv2d_backward(wg_tape *t, wg_node *nd)
 {
     const geom g = geometry(nd);
@@ -281,24 +306,53 @@ static wg_status conv2d_backward(wg_tape *t, wg_node *nd)
     int threads = wg_threads_for((int64_t)g.n * g.o * g.len * ckk);
     if (threads > chunks)
         threads = chunks;
-    /* per thread: dy of a chunk as [O x columns], its col, Wᵀ dy, a padded image */
+    /* the input gradient by the direct kernel where there is one */
+    const int lanes = dx && g.wide ? wg_conv_direct_lanes() : 0;
+    const int64_t dplane = (int64_t)(g.kh - 1) * g.wp + g.kw - 1 + g.plane + WG_DIRECT_SLACK;
+    const int64_t dxw_ld = lanes ? (g.plane + lanes - 1) / lanes * lanes : 0;
+    /* per thread: dy of a chunk as [O x columns], its col, Wᵀ dy, a padded
+     * image; or for the direct kernel dy with its margin and dx padded */
+    const bool gemm_dx = dx && !lanes;
     wg_real *cols = dw ? wg_tape_alloc(t, "conv2d", (size_t)threads * ckk * span * sizeof(wg_real))
                        : NULL;
-    wg_real *dyt = wg_tape_alloc(t, "conv2d", (size_t)threads * g.o * span * sizeof(wg_real));
-    wg_real *dcols = dx ? wg_tape_alloc(t, "conv2d", (size_t)threads * ckk * span * sizeof(wg_real))
-                        : NULL;
+    wg_real *dyt = dw || gemm_dx
+                       ? wg_tape_alloc(t, "conv2d", (size_t)threads * g.o * span * sizeof(wg_real))
+                       : NULL;
+    wg_real *dcols = gemm_dx ? wg_tape_alloc(t, "conv2d",
+                                             (size_t)threads * ckk * span * sizeof(wg_real))
+                             : NULL;
     wg_real *dpad = g.wide
                         ? wg_tape_alloc(t, "conv2d", (size_t)threads * g.padded * sizeof(wg_real))
                         : NULL;
     wg_real *dwc = dw ? wg_tape_alloc(t, "conv2d", (size_t)chunks * wsize * sizeof(wg_real))
                       : NULL;
+    wg_real *wt2 = lanes ? wg_tape_alloc(t, "conv2d", (size_t)wsize * sizeof(wg_real)) : NULL;
+    wg_real *dyb = lanes ? wg_tape_alloc(t, "conv2d", (size_t)(threads * g.o * dplane) *
+                                                          sizeof(wg_real))
+                         : NULL;
+    wg_real *dxw = lanes ? wg_tape_alloc(t, "conv2d", (size_t)(threads * g.c * dxw_ld) *
+                                                          sizeof(wg_real))
+                         : NULL;
     if (t->status != WG_OK)
         return t->status;
+    if (lanes) /* the weights as [(o, i, j)][c] */
+        for (int o = 0; o < g.o; o++)
+            for (int c = 0; c < g.c; c++)
+                for (int k = 0; k < g.kh * g.kw; k++)
+                    wt2[((int64_t)o * g.kh * g.kw + k) * g.c + c] =
+                        w->data[((int64_t)o * g.c + c) * g.kh * g.kw + k];
 
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
     for (int ch = 0; ch < chunks; ch++) {
         const chunk c = chunk_at(&g, size, ch);
         const int64_t ld = c.m * g.len;
+        if (lanes)
+            for (int k = 0; k < c.m; k++)
+                direct_input_grad(&g, dy + (c.n0 + k) * ys, wt2, lanes,
+                                  dyb + THREAD_ID * g.o * dplane, dxw + THREAD_ID * g.c * dxw_ld,
+                                  dx + (c.n0 + k) * xs);
+        if (!dyt)
+            continue;
         wg_real *d = dyt + (int64_t)THREAD_ID * g.o * span;
         /* dy into the column layout; the wide layout's extra columns get 0 */
         for (int o = 0; o < g.o; o++)
@@ -317,7 +371,7 @@ static wg_status conv2d_backward(wg_tape *t, wg_node *nd)
             wg_gemm(false, true, g.o, ckk, (int)ld, 1, d, (int)ld, col, (int)ld, 0,
                     dwc + ch * wsize, ckk);
         }
-        if (dx) { /* dcol [CKK x columns] = Wᵀ dy_chunk, then back onto each image */
+        if (gemm_dx) { /* dcol [CKK x columns] = Wᵀ dy_chunk, then back onto each image */
             wg_real *dcol = dcols + (int64_t)THREAD_ID * ckk * span;
             wg_gemm(true, false, ckk, (int)ld, g.o, 1, w->data, ckk, d, (int)ld, 0, dcol, (int)ld);
             for (int k = 0; k < c.m; k++)
@@ -408,8 +462,8 @@ static void direct_forward(wg_tape *t, const geom *g, const wg_tensor *x, const 
     for (int n = 0; n < g->n; n++) {
         wg_real *xp = pad + THREAD_ID * g->padded, *yw = out + THREAD_ID * g->o * ld;
         pad_image(g, x->data + n * xs, xp);
-        wg_conv_direct_forward(xp, g->plane, g->wp, g->c, g->kh, g->kw, g->o, wt,
-                               b ? b->data : NULL, g->len, yw, ld);
+        wg_conv_direct(xp, g->plane, g->wp, 1, g->c, g->kh, g->kw, g->o, wt, b ? b->data : NULL,
+                       g->len, yw, ld);
         for (int o = 0; o < g->o; o++)
             for (int r = 0; r < g->oh; r++)
                 copy_run(y->data + n * ys + (int64_t)o * ohw + r * g->ow,

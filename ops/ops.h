@@ -47,16 +47,17 @@ WG_INTERNAL wg_tensor *wg_unary_op(wg_tape *t, const wg_op_desc *d, wg_tensor *x
 /* A tensor on the tape sharing `data`, with its own gradient buffer. */
 WG_INTERNAL wg_tensor *wg_op_view(wg_tape *t, const char *op, wg_shape shape, wg_real *data);
 
-/* --- the direct stride-1 convolution forward (conv2d_direct.c) ------------- */
+/* --- the direct stride-1 convolution kernels (conv2d_direct.c) ------------- */
 /* Floats (or doubles) per vector of the direct kernels on this CPU, 0 when
  * there are none (conv2d then uses im2col + GEMM). */
 WG_INTERNAL int wg_conv_direct_lanes(void);
-/* y[o][t] = bias[o] + sum over (c, i, j) of wt[(c, i, j)][o] xp[c*plane + i*wp + j + t]
- * for t < len rounded up to the lanes; xp readable that far, rows of y ld
- * apart (ld a multiple of the lanes). */
-WG_INTERNAL void wg_conv_direct_forward(const wg_real *xp, int64_t plane, int wp, int c, int kh,
-                                        int kw, int o, const wg_real *wt, const wg_real *bias,
-                                        int64_t len, wg_real *y, int64_t ld);
+/* y[o][t] = bias[o] + the sum over (c, i, j) of
+ *     wt[(c, i, j)][o] * xp[c*plane + i*istep + j*jstep + t]
+ * for t < len rounded up to the lanes, in that order; xp readable wherever
+ * that reaches, rows of y ld apart (ld a multiple of the lanes). */
+WG_INTERNAL void wg_conv_direct(const wg_real *xp, int64_t plane, int64_t istep, int64_t jstep,
+                                int c, int kh, int kw, int o, const wg_real *wt,
+                                const wg_real *bias, int64_t len, wg_real *y, int64_t ld);
 
 /* Whether a dimension fits the int BLAS and loops use. */
 #define WG_FITS_INT(x) ((x) >= 0 && (x) <= 0x7fffffff)
