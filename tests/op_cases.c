@@ -140,6 +140,7 @@ const op_case op_cases[] = {
     { "conv2d batch 9 (several weight-gradient chunks)", "conv2d", 3, { S(9, 1, 6, 6), S(2, 1, 3, 3), S(2) }, INIT_UNIFORM, f_conv2d, { 1, 1, 0, 0, 0, 0 }, 60, 0 },
     { "conv2d batch 10: chunks of 3, 3, 3, 1 images, stride 1x2, padded", "conv2d", 3, { S(10, 2, 5, 4), S(3, 2, 3, 2), S(3) }, INIT_UNIFORM, f_conv2d, { 1, 2, 1, 0, 1, 1 }, 60, 0 },
     { "conv2d batch 10, stride 1 (wide columns), padding 2,0,1,2", "conv2d", 3, { S(10, 2, 5, 4), S(3, 2, 3, 2), S(3) }, INIT_UNIFORM, f_conv2d, { 1, 1, 2, 0, 1, 2 }, 60, 0 },
+    { "conv2d 13 -> 18 channels (direct kernels in several blocks)", "conv2d", 3, { S(2, 13, 5, 4), S(18, 13, 2, 3), S(18) }, INIT_UNIFORM, f_conv2d, { 1, 1, 1, 0, 1, 1 }, 60, 0 },
     /* maxpool2d: hp = kh, kw, stride_h, stride_w */
     { "maxpool2d k2 s2", "maxpool2d", 1, { S(2, 3, 6, 6) }, INIT_DISTINCT, f_maxpool, { 2, 2, 2, 2 }, 0, 0 },
     { "maxpool2d k2 s2, rows of 9 windows (vector path)", "maxpool2d", 1, { S(2, 2, 4, 18) }, INIT_DISTINCT, f_maxpool, { 2, 2, 2, 2 }, 0, 0 },
