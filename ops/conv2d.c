@@ -258,29 +258,118 @@ static void bias_grad(const geom *g, const wg_real *dy, wg_real *db)
     }
 }
 
-/* The input gradient of one image by the direct kernel: dy in the wide
- * layout behind a margin of (KH-1)*WP + KW-1 zeros, correlated with the
- * kernel walked backwards,
- *     dx_padded[c][s] = sum over (o, i, j) of W[o][c][i][j] dy_wide[o][s - i*WP - j],
- * then the inside of the padded planes added to dx. */
-static void direct_input_grad(const geom *g, const wg_real *dyn, const wg_real *wt2, int lanes,
-                              wg_real *dyb, wg_real *dxw, wg_real *dxn)
+/* ---- the backward by the direct kernels (stride 1) -------------------------- */
+
+/* dy of one image in the wide layout behind a margin of (KH-1)*WP + KW-1
+ * zeros, zeros after: [O][dplane] */
+static int64_t dy_margin(const geom *g)
 {
-    const int64_t front = (int64_t)(g->kh - 1) * g->wp + g->kw - 1;
-    const int64_t dplane = front + g->plane + WG_DIRECT_SLACK;
-    const int64_t ld = (g->plane + lanes - 1) / lanes * lanes;
+    return (int64_t)(g->kh - 1) * g->wp + g->kw - 1;
+}
+
+static int64_t dy_plane(const geom *g)
+{
+    return dy_margin(g) + g->plane + WG_DIRECT_SLACK;
+}
+
+static void dy_wide(const geom *g, const wg_real *dyn, wg_real *dyb)
+{
+    const int64_t front = dy_margin(g), dplane = dy_plane(g);
     const int ohw = g->oh * g->ow;
     memset(dyb, 0, (size_t)(g->o * dplane) * sizeof *dyb);
     for (int o = 0; o < g->o; o++)
         for (int p = 0; p < g->oh; p++)
             copy_run(dyb + o * dplane + front + (int64_t)p * g->wp, dyn + o * ohw + p * g->ow,
                      g->ow);
-    wg_conv_direct(dyb + front, dplane, -g->wp, -1, g->o, g->kh, g->kw, g->c, wt2, NULL, g->plane,
-                   dxw, ld);
+}
+
+/* The input gradient of one image: dy correlated with the kernel walked
+ * backwards,
+ *     dx_padded[c][s] = sum over (o, i, j) of W[o][c][i][j] dy_wide[o][s - i*WP - j],
+ * then the inside of the padded planes added to dx. */
+static void direct_input_grad(const geom *g, const wg_real *dyb, const wg_real *wt2, int lanes,
+                              wg_real *dxw, wg_real *dxn)
+{
+    const int64_t ld = (g->plane + lanes - 1) / lanes * lanes;
+    wg_conv_direct(dyb + dy_margin(g), dy_plane(g), -g->wp, -1, g->o, g->kh, g->kw, g->c, wt2,
+                   NULL, g->plane, dxw, ld);
     for (int c = 0; c < g->c; c++)
         for (int r = 0; r < g->h; r++)
             add_run(dxn + ((int64_t)c * g->h + r) * g->w,
                     dxw + c * ld + (int64_t)(r + g->pt) * g->wp + g->pl, g->w);
+}
+
+/* Both gradients by the direct kernels, chunk by chunk: each image's dy
+ * behind its margin serves both, its padded copy the weight gradient,
+ * which sums the chunk's images lane by lane (wg_conv_direct_wgrad) into
+ * the chunk's own buffer; the buffers are added in chunk order. */
+static wg_status direct_backward(wg_tape *t, const geom *g, const wg_tensor *x,
+                                 const wg_tensor *w, const wg_real *dy, wg_real *dx, wg_real *dw,
+                                 int lanes)
+{
+    static const char *op = "conv2d";
+    const int ohw = g->oh * g->ow, ckk = g->c * g->kh * g->kw;
+    const int64_t xs = (int64_t)g->c * g->h * g->w, ys = (int64_t)g->o * ohw;
+    const int64_t wsize = (int64_t)g->o * ckk, dplane = dy_plane(g);
+    const int64_t dxw_ld = (g->plane + lanes - 1) / lanes * lanes;
+    const int size = chunk_images(g), chunks = (g->n + size - 1) / size;
+    int threads = wg_threads_for((int64_t)g->n * g->o * g->len * ckk);
+    if (threads > chunks)
+        threads = chunks;
+    /* per thread: a chunk's dy and padded images and the pointers to them,
+     * an image's padded dx */
+    wg_real *dyb = wg_tape_alloc(t, op, (size_t)(threads * size * g->o * dplane) * sizeof(wg_real));
+    wg_real *pads = dw ? wg_tape_alloc(t, op, (size_t)(threads * size * g->padded) *
+                                                  sizeof(wg_real))
+                       : NULL;
+    const wg_real **ptrs = dw ? wg_tape_alloc(t, op, (size_t)threads * 2 * size * sizeof *ptrs)
+                              : NULL;
+    int64_t *off = dw ? wg_tape_alloc(t, op, (size_t)ckk * sizeof *off) : NULL;
+    wg_real *dwc = dw ? wg_tape_alloc(t, op, (size_t)(chunks * wsize) * sizeof(wg_real)) : NULL;
+    wg_real *dxw = dx ? wg_tape_alloc(t, op, (size_t)(threads * g->c * dxw_ld) * sizeof(wg_real))
+                      : NULL;
+    wg_real *wt2 = dx ? wg_tape_alloc(t, op, (size_t)wsize * sizeof(wg_real)) : NULL;
+    if (t->status != WG_OK)
+        return t->status;
+    if (dw) /* where each tap (c, i, j) starts in a padded image */
+        for (int c = 0, k = 0; c < g->c; c++)
+            for (int i = 0; i < g->kh; i++)
+                for (int j = 0; j < g->kw; j++, k++)
+                    off[k] = c * g->plane + (int64_t)i * g->wp + j;
+    if (dx) /* the weights as [(o, i, j)][c] */
+        for (int o = 0; o < g->o; o++)
+            for (int c = 0; c < g->c; c++)
+                for (int k = 0; k < g->kh * g->kw; k++)
+                    wt2[((int64_t)o * g->kh * g->kw + k) * g->c + c] =
+                        w->data[((int64_t)o * g->c + c) * g->kh * g->kw + k];
+
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
+    for (int ch = 0; ch < chunks; ch++) {
+        const chunk c = chunk_at(g, size, ch);
+        const int id = THREAD_ID;
+        wg_real *db = dyb + (int64_t)id * size * g->o * dplane;
+        for (int k = 0; k < c.m; k++)
+            dy_wide(g, dy + (c.n0 + k) * ys, db + k * g->o * dplane);
+        if (dw) {
+            const wg_real **xp = ptrs + (int64_t)id * 2 * size, **dp = xp + size;
+            for (int k = 0; k < c.m; k++) {
+                wg_real *pk = pads + ((int64_t)id * size + k) * g->padded;
+                pad_image(g, x->data + (c.n0 + k) * xs, pk);
+                xp[k] = pk;
+                dp[k] = db + k * g->o * dplane + dy_margin(g);
+            }
+            wg_conv_direct_wgrad(xp, dp, c.m, dplane, g->o, off, ckk, g->len, dwc + ch * wsize);
+        }
+        if (dx)
+            for (int k = 0; k < c.m; k++)
+                direct_input_grad(g, db + k * g->o * dplane, wt2, lanes,
+                                  dxw + (int64_t)id * g->c * dxw_ld, dx + (c.n0 + k) * xs);
+    }
+    if (dw)
+        for (int ch = 0; ch < chunks; ch++)
+            for (int64_t k = 0; k < wsize; k++)
+                dw[k] += dwc[ch * wsize + k];
+    return WG_OK;
 }
 
 static wg_status conv2d_backward(wg_tape *t, wg_node *nd)
@@ -297,6 +386,9 @@ static wg_status conv2d_backward(wg_tape *t, wg_node *nd)
         bias_grad(&g, dy, db);
     if (!dx && !dw)
         return WG_OK;
+    const int lanes = g.wide ? wg_conv_direct_lanes() : 0;
+    if (lanes)
+        return direct_backward(t, &g, nd->in[0], w, dy, dx, dw, lanes);
 
     const int ohw = g.oh * g.ow, ckk = g.c * g.kh * g.kw;
     const int64_t xs = (int64_t)g.c * g.h * g.w, ys = (int64_t)g.o * ohw;
@@ -306,53 +398,24 @@ static wg_status conv2d_backward(wg_tape *t, wg_node *nd)
     int threads = wg_threads_for((int64_t)g.n * g.o * g.len * ckk);
     if (threads > chunks)
         threads = chunks;
-    /* the input gradient by the direct kernel where there is one */
-    const int lanes = dx && g.wide ? wg_conv_direct_lanes() : 0;
-    const int64_t dplane = (int64_t)(g.kh - 1) * g.wp + g.kw - 1 + g.plane + WG_DIRECT_SLACK;
-    const int64_t dxw_ld = lanes ? (g.plane + lanes - 1) / lanes * lanes : 0;
-    /* per thread: dy of a chunk as [O x columns], its col, Wᵀ dy, a padded
-     * image; or for the direct kernel dy with its margin and dx padded */
-    const bool gemm_dx = dx && !lanes;
+    /* per thread: dy of a chunk as [O x columns], its col, Wᵀ dy, a padded image */
     wg_real *cols = dw ? wg_tape_alloc(t, "conv2d", (size_t)threads * ckk * span * sizeof(wg_real))
                        : NULL;
-    wg_real *dyt = dw || gemm_dx
-                       ? wg_tape_alloc(t, "conv2d", (size_t)threads * g.o * span * sizeof(wg_real))
-                       : NULL;
-    wg_real *dcols = gemm_dx ? wg_tape_alloc(t, "conv2d",
-                                             (size_t)threads * ckk * span * sizeof(wg_real))
-                             : NULL;
+    wg_real *dyt = wg_tape_alloc(t, "conv2d", (size_t)threads * g.o * span * sizeof(wg_real));
+    wg_real *dcols = dx ? wg_tape_alloc(t, "conv2d", (size_t)threads * ckk * span * sizeof(wg_real))
+                        : NULL;
     wg_real *dpad = g.wide
                         ? wg_tape_alloc(t, "conv2d", (size_t)threads * g.padded * sizeof(wg_real))
                         : NULL;
     wg_real *dwc = dw ? wg_tape_alloc(t, "conv2d", (size_t)chunks * wsize * sizeof(wg_real))
                       : NULL;
-    wg_real *wt2 = lanes ? wg_tape_alloc(t, "conv2d", (size_t)wsize * sizeof(wg_real)) : NULL;
-    wg_real *dyb = lanes ? wg_tape_alloc(t, "conv2d", (size_t)(threads * g.o * dplane) *
-                                                          sizeof(wg_real))
-                         : NULL;
-    wg_real *dxw = lanes ? wg_tape_alloc(t, "conv2d", (size_t)(threads * g.c * dxw_ld) *
-                                                          sizeof(wg_real))
-                         : NULL;
     if (t->status != WG_OK)
         return t->status;
-    if (lanes) /* the weights as [(o, i, j)][c] */
-        for (int o = 0; o < g.o; o++)
-            for (int c = 0; c < g.c; c++)
-                for (int k = 0; k < g.kh * g.kw; k++)
-                    wt2[((int64_t)o * g.kh * g.kw + k) * g.c + c] =
-                        w->data[((int64_t)o * g.c + c) * g.kh * g.kw + k];
 
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
     for (int ch = 0; ch < chunks; ch++) {
         const chunk c = chunk_at(&g, size, ch);
         const int64_t ld = c.m * g.len;
-        if (lanes)
-            for (int k = 0; k < c.m; k++)
-                direct_input_grad(&g, dy + (c.n0 + k) * ys, wt2, lanes,
-                                  dyb + THREAD_ID * g.o * dplane, dxw + THREAD_ID * g.c * dxw_ld,
-                                  dx + (c.n0 + k) * xs);
-        if (!dyt)
-            continue;
         wg_real *d = dyt + (int64_t)THREAD_ID * g.o * span;
         /* dy into the column layout; the wide layout's extra columns get 0 */
         for (int o = 0; o < g.o; o++)
@@ -371,7 +434,7 @@ static wg_status conv2d_backward(wg_tape *t, wg_node *nd)
             wg_gemm(false, true, g.o, ckk, (int)ld, 1, d, (int)ld, col, (int)ld, 0,
                     dwc + ch * wsize, ckk);
         }
-        if (gemm_dx) { /* dcol [CKK x columns] = Wᵀ dy_chunk, then back onto each image */
+        if (dx) { /* dcol [CKK x columns] = Wᵀ dy_chunk, then back onto each image */
             wg_real *dcol = dcols + (int64_t)THREAD_ID * ckk * span;
             wg_gemm(true, false, ckk, (int)ld, g.o, 1, w->data, ckk, d, (int)ld, 0, dcol, (int)ld);
             for (int k = 0; k < c.m; k++)

@@ -101,6 +101,64 @@ static const kernel_fn avx512_kernels[AVX512_BLOCK + 1] = {
     fwd_avx512_6, fwd_avx512_7, fwd_avx512_8, fwd_avx512_9, fwd_avx512_10, fwd_avx512_11,
     fwd_avx512_12, fwd_avx512_13, fwd_avx512_14, fwd_avx512_15, fwd_avx512_16,
 };
+
+/* The weight gradient: OB output channels times TB taps of accumulators,
+ * each lane summing its own positions over the chunk's images, then the
+ * lanes added in order. Per vector of positions: OB + TB loads and OB * TB
+ * multiply-adds. */
+#define WGRAD_KERNEL(ISA, TARGET, BYTES, OB, TB)                                               \
+    __attribute__((target(TARGET))) static void wgrad_##ISA##_##OB##x##TB(                    \
+        const wg_real *const *x, const wg_real *const *dy, int m, int64_t dld, const int *orow, \
+        const int64_t *off, int64_t len, wg_real *out)                                         \
+    {                                                                                          \
+        typedef wg_real vec __attribute__((vector_size(BYTES)));                               \
+        typedef wg_real uvec __attribute__((vector_size(BYTES), aligned(sizeof(wg_real))));    \
+        enum { L = BYTES / sizeof(wg_real) };                                                  \
+        vec acc[OB][TB];                                                                       \
+        _Pragma("GCC unroll 16") for (int b = 0; b < OB; b++)                                  \
+            _Pragma("GCC unroll 16") for (int k = 0; k < TB; k++) acc[b][k] = (vec){ 0 };     \
+        for (int n = 0; n < m; n++) {                                                          \
+            const wg_real *xn = x[n], *dn = dy[n];                                             \
+            for (int64_t t = 0; t < len; t += L) {                                             \
+                vec d[OB];                                                                     \
+                _Pragma("GCC unroll 16") for (int b = 0; b < OB; b++)                          \
+                    d[b] = *(const uvec *)(dn + orow[b] * dld + t);                            \
+                _Pragma("GCC unroll 16") for (int k = 0; k < TB; k++) {                        \
+                    const vec xv = *(const uvec *)(xn + off[k] + t);                           \
+                    _Pragma("GCC unroll 16") for (int b = 0; b < OB; b++)                      \
+                        acc[b][k] += d[b] * xv;                                                \
+                }                                                                              \
+            }                                                                                  \
+        }                                                                                      \
+        for (int b = 0; b < OB; b++)                                                           \
+            for (int k = 0; k < TB; k++) {                                                     \
+                wg_real s = 0;                                                                 \
+                for (int l = 0; l < L; l++)                                                    \
+                    s += acc[b][k][l];                                                         \
+                out[b * TB + k] = s;                                                           \
+            }                                                                                  \
+    }
+
+/* AVX2: 9 accumulators and 3 + 1 operands in its 16 registers; AVX-512:
+ * 16 or 18 accumulators in its 32, in two shapes (channels x taps) so that
+ * 6 channels (LeNet's conv1) fit one block */
+WGRAD_KERNEL(avx2, "avx2,fma", 32, 3, 3)
+WGRAD_KERNEL(avx512, "avx512f,avx2,fma", 64, 4, 4)
+WGRAD_KERNEL(avx512, "avx512f,avx2,fma", 64, 6, 3)
+
+typedef void (*wgrad_fn)(const wg_real *const *, const wg_real *const *, int, int64_t,
+                         const int *, const int64_t *, int64_t, wg_real *);
+typedef struct {
+    wgrad_fn fn;
+    int ob, tb;
+} wgrad_kernel;
+#define WGRAD_ENTRY(ISA, OB, TB) { wgrad_##ISA##_##OB##x##TB, OB, TB }
+
+/* multiply-adds with the blocks rounded up: the cheaper shape wins */
+static int64_t wgrad_cost(const wgrad_kernel *k, int o, int taps)
+{
+    return (int64_t)((o + k->ob - 1) / k->ob * k->ob) * ((taps + k->tb - 1) / k->tb * k->tb);
+}
 #endif
 
 int wg_conv_direct_lanes(void)
@@ -133,5 +191,38 @@ void wg_conv_direct(const wg_real *xp, int64_t plane, int64_t istep, int64_t jst
 #else
     (void)xp, (void)plane, (void)istep, (void)jstep, (void)c, (void)kh, (void)kw, (void)o, (void)wt;
     (void)bias, (void)len, (void)y, (void)ld;
+#endif
+}
+
+void wg_conv_direct_wgrad(const wg_real *const *x, const wg_real *const *dy, int m, int64_t dld,
+                          int o, const int64_t *off, int k, int64_t len, wg_real *dw)
+{
+#ifdef WG_DIRECT
+    static const wgrad_kernel avx2 = WGRAD_ENTRY(avx2, 3, 3);
+    static const wgrad_kernel avx512[2] = { WGRAD_ENTRY(avx512, 4, 4),
+                                            WGRAD_ENTRY(avx512, 6, 3) };
+    const wgrad_kernel *kn = &avx2;
+    if (wg_cpu_level() == WG_CPU_AVX512)
+        kn = wgrad_cost(&avx512[1], o, k) < wgrad_cost(&avx512[0], o, k) ? &avx512[1]
+                                                                          : &avx512[0];
+    const int ob = kn->ob, tb = kn->tb;
+    /* a block past the last channel or tap repeats it; the copy is dropped */
+    for (int o0 = 0; o0 < o; o0 += ob) {
+        int orow[16];
+        for (int b = 0; b < ob; b++)
+            orow[b] = o0 + b < o ? o0 + b : o - 1;
+        for (int k0 = 0; k0 < k; k0 += tb) {
+            int64_t offs[16];
+            wg_real out[16 * 16];
+            for (int j = 0; j < tb; j++)
+                offs[j] = off[k0 + j < k ? k0 + j : k - 1];
+            kn->fn(x, dy, m, dld, orow, offs, len, out);
+            for (int b = 0; b < ob && o0 + b < o; b++)
+                for (int j = 0; j < tb && k0 + j < k; j++)
+                    dw[(int64_t)(o0 + b) * k + k0 + j] = out[b * tb + j];
+        }
+    }
+#else
+    (void)x, (void)dy, (void)m, (void)dld, (void)o, (void)off, (void)k, (void)len, (void)dw;
 #endif
 }

@@ -59,6 +59,13 @@ WG_INTERNAL void wg_conv_direct(const wg_real *xp, int64_t plane, int64_t istep,
                                 int c, int kh, int kw, int o, const wg_real *wt,
                                 const wg_real *bias, int64_t len, wg_real *y, int64_t ld);
 
+/* dw[o][j] = the sum over images n < m and positions t < len (rounded up to
+ * the lanes) of dy[n][o*dld + t] * x[n][off[j] + t], for o < O and j < K:
+ * stored, not added. Rows of dy zero past len; x readable that far. */
+WG_INTERNAL void wg_conv_direct_wgrad(const wg_real *const *x, const wg_real *const *dy, int m,
+                                      int64_t dld, int o, const int64_t *off, int k, int64_t len,
+                                      wg_real *dw);
+
 /* Whether a dimension fits the int BLAS and loops use. */
 #define WG_FITS_INT(x) ((x) >= 0 && (x) <= 0x7fffffff)
 
