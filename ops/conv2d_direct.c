@@ -15,9 +15,7 @@
  *
  * Each output is bias + the taps in (c, i, j) order: a fixed order, so the
  * same bits at any thread count (not the same as the GEMM path's). */
-#include "ops.h"
-
-#include <string.h>
+#include "conv2d.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define WG_DIRECT 1
@@ -172,7 +170,11 @@ int wg_conv_direct_lanes(void)
     return 0;
 }
 
-void wg_conv_direct(const wg_real *xp, int64_t plane, int64_t istep, int64_t jstep, int c, int kh,
+/* y[o][t] = bias[o] + the sum over (c, i, j) of
+ *     wt[(c, i, j)][o] * xp[c*plane + i*istep + j*jstep + t]
+ * for t < len rounded up to the lanes, in that order; xp readable wherever
+ * that reaches, rows of y ld apart (ld a multiple of the lanes). */
+static void direct(const wg_real *xp, int64_t plane, int64_t istep, int64_t jstep, int c, int kh,
                     int kw, int o, const wg_real *wt, const wg_real *bias, int64_t len,
                     wg_real *y, int64_t ld)
 {
@@ -194,7 +196,10 @@ void wg_conv_direct(const wg_real *xp, int64_t plane, int64_t istep, int64_t jst
 #endif
 }
 
-void wg_conv_direct_wgrad(const wg_real *const *x, const wg_real *const *dy, int m, int64_t dld,
+/* dw[o][j] = the sum over images n < m and positions t < len (rounded up to
+ * the lanes) of dy[n][o*dld + t] * x[n][off[j] + t], for o < O and j < K:
+ * stored, not added. Rows of dy zero past len; x readable that far. */
+static void direct_wgrad(const wg_real *const *x, const wg_real *const *dy, int m, int64_t dld,
                           int o, const int64_t *off, int k, int64_t len, wg_real *dw)
 {
 #ifdef WG_DIRECT
@@ -225,4 +230,151 @@ void wg_conv_direct_wgrad(const wg_real *const *x, const wg_real *const *dy, int
 #else
     (void)x, (void)dy, (void)m, (void)dld, (void)o, (void)off, (void)k, (void)len, (void)dw;
 #endif
+}
+
+/* ---- the forward and backward of a convolution by these kernels ------------ */
+
+/* dy of one image in the wide layout behind a margin of (KH-1)*WP + KW-1
+ * zeros, zeros after: [O][dplane] */
+static int64_t dy_margin(const conv_geom *g)
+{
+    return (int64_t)(g->kh - 1) * g->wp + g->kw - 1;
+}
+
+static int64_t dy_plane(const conv_geom *g)
+{
+    return dy_margin(g) + g->plane + WG_DIRECT_SLACK;
+}
+
+static void dy_wide(const conv_geom *g, const wg_real *dyn, wg_real *dyb)
+{
+    const int64_t front = dy_margin(g), dplane = dy_plane(g);
+    const int ohw = g->oh * g->ow;
+    memset(dyb, 0, (size_t)(g->o * dplane) * sizeof *dyb);
+    for (int o = 0; o < g->o; o++)
+        for (int p = 0; p < g->oh; p++)
+            copy_run(dyb + o * dplane + front + (int64_t)p * g->wp, dyn + o * ohw + p * g->ow,
+                     g->ow);
+}
+
+/* The input gradient of one image: dy correlated with the kernel walked
+ * backwards,
+ *     dx_padded[c][s] = sum over (o, i, j) of W[o][c][i][j] dy_wide[o][s - i*WP - j],
+ * then the inside of the padded planes added to dx. */
+static void direct_input_grad(const conv_geom *g, const wg_real *dyb, const wg_real *wt2, int lanes,
+                              wg_real *dxw, wg_real *dxn)
+{
+    const int64_t ld = (g->plane + lanes - 1) / lanes * lanes;
+    direct(dyb + dy_margin(g), dy_plane(g), -g->wp, -1, g->o, g->kh, g->kw, g->c, wt2,
+                   NULL, g->plane, dxw, ld);
+    for (int c = 0; c < g->c; c++)
+        for (int r = 0; r < g->h; r++)
+            add_run(dxn + ((int64_t)c * g->h + r) * g->w,
+                    dxw + c * ld + (int64_t)(r + g->pt) * g->wp + g->pl, g->w);
+}
+
+/* Both gradients by the direct kernels, chunk by chunk: each image's dy
+ * behind its margin serves both, its padded copy the weight gradient,
+ * which sums the chunk's images lane by lane (wg_conv_direct_wgrad) into
+ * the chunk's own buffer; the buffers are added in chunk order. */
+wg_status wg_conv_direct_backward(wg_tape *t, const conv_geom *g, const wg_tensor *x,
+                                  const wg_tensor *w, const wg_real *dy, wg_real *dx,
+                                  wg_real *dw, int lanes)
+{
+    static const char *op = "conv2d";
+    const int ohw = g->oh * g->ow, ckk = g->c * g->kh * g->kw;
+    const int64_t xs = (int64_t)g->c * g->h * g->w, ys = (int64_t)g->o * ohw;
+    const int64_t wsize = (int64_t)g->o * ckk, dplane = dy_plane(g);
+    const int64_t dxw_ld = (g->plane + lanes - 1) / lanes * lanes;
+    const int size = chunk_images(g), chunks = (g->n + size - 1) / size;
+    int threads = wg_threads_for((int64_t)g->n * g->o * g->len * ckk);
+    if (threads > chunks)
+        threads = chunks;
+    /* per thread: a chunk's dy and padded images and the pointers to them,
+     * an image's padded dx */
+    wg_real *dyb = wg_tape_alloc(t, op, (size_t)(threads * size * g->o * dplane) * sizeof(wg_real));
+    wg_real *pads = dw ? wg_tape_alloc(t, op, (size_t)(threads * size * g->padded) *
+                                                  sizeof(wg_real))
+                       : NULL;
+    const wg_real **ptrs = dw ? wg_tape_alloc(t, op, (size_t)threads * 2 * size * sizeof *ptrs)
+                              : NULL;
+    int64_t *off = dw ? wg_tape_alloc(t, op, (size_t)ckk * sizeof *off) : NULL;
+    wg_real *dwc = dw ? wg_tape_alloc(t, op, (size_t)(chunks * wsize) * sizeof(wg_real)) : NULL;
+    wg_real *dxw = dx ? wg_tape_alloc(t, op, (size_t)(threads * g->c * dxw_ld) * sizeof(wg_real))
+                      : NULL;
+    wg_real *wt2 = dx ? wg_tape_alloc(t, op, (size_t)wsize * sizeof(wg_real)) : NULL;
+    if (t->status != WG_OK)
+        return t->status;
+    if (dw) /* where each tap (c, i, j) starts in a padded image */
+        for (int c = 0, k = 0; c < g->c; c++)
+            for (int i = 0; i < g->kh; i++)
+                for (int j = 0; j < g->kw; j++, k++)
+                    off[k] = c * g->plane + (int64_t)i * g->wp + j;
+    if (dx) /* the weights as [(o, i, j)][c] */
+        for (int o = 0; o < g->o; o++)
+            for (int c = 0; c < g->c; c++)
+                for (int k = 0; k < g->kh * g->kw; k++)
+                    wt2[((int64_t)o * g->kh * g->kw + k) * g->c + c] =
+                        w->data[((int64_t)o * g->c + c) * g->kh * g->kw + k];
+
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
+    for (int ch = 0; ch < chunks; ch++) {
+        const chunk c = chunk_at(g, size, ch);
+        const int id = THREAD_ID;
+        wg_real *db = dyb + (int64_t)id * size * g->o * dplane;
+        for (int k = 0; k < c.m; k++)
+            dy_wide(g, dy + (c.n0 + k) * ys, db + k * g->o * dplane);
+        if (dw) {
+            const wg_real **xp = ptrs + (int64_t)id * 2 * size, **dp = xp + size;
+            for (int k = 0; k < c.m; k++) {
+                wg_real *pk = pads + ((int64_t)id * size + k) * g->padded;
+                pad_image(g, x->data + (c.n0 + k) * xs, pk);
+                xp[k] = pk;
+                dp[k] = db + k * g->o * dplane + dy_margin(g);
+            }
+            direct_wgrad(xp, dp, c.m, dplane, g->o, off, ckk, g->len, dwc + ch * wsize);
+        }
+        if (dx)
+            for (int k = 0; k < c.m; k++)
+                direct_input_grad(g, db + k * g->o * dplane, wt2, lanes,
+                                  dxw + (int64_t)id * g->c * dxw_ld, dx + (c.n0 + k) * xs);
+    }
+    if (dw)
+        for (int ch = 0; ch < chunks; ch++)
+            for (int64_t k = 0; k < wsize; k++)
+                dw[k] += dwc[ch * wsize + k];
+    return WG_OK;
+}
+
+/* The forward by the direct kernels, image by image:
+ * each image's padded copy, its output in the wide layout, then the
+ * output's planes out of it (the kernels have added the bias). */
+void wg_conv_direct_forward(wg_tape *t, const conv_geom *g, const wg_tensor *x, const wg_tensor *w,
+                            const wg_tensor *b, wg_tensor *y, int lanes)
+{
+    static const char *op = "conv2d";
+    const int ckk = g->c * g->kh * g->kw, ohw = g->oh * g->ow;
+    const int64_t xs = (int64_t)g->c * g->h * g->w, ys = (int64_t)g->o * ohw;
+    const int64_t ld = (g->len + lanes - 1) / lanes * lanes;
+    int threads = wg_threads_for((int64_t)g->n * g->o * g->len * ckk);
+    /* the weights as [C*KH*KW][O]: a tap's O weights side by side */
+    wg_real *wt = wg_tape_alloc(t, op, (size_t)ckk * g->o * sizeof(wg_real));
+    wg_real *pad = wg_tape_alloc(t, op, (size_t)threads * g->padded * sizeof(wg_real));
+    wg_real *out = wg_tape_alloc(t, op, (size_t)threads * g->o * ld * sizeof(wg_real));
+    if (!wt || !pad || !out)
+        return;
+    for (int o = 0; o < g->o; o++)
+        for (int k = 0; k < ckk; k++)
+            wt[(int64_t)k * g->o + o] = w->data[(int64_t)o * ckk + k];
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (int n = 0; n < g->n; n++) {
+        wg_real *xp = pad + THREAD_ID * g->padded, *yw = out + THREAD_ID * g->o * ld;
+        pad_image(g, x->data + n * xs, xp);
+        direct(xp, g->plane, g->wp, 1, g->c, g->kh, g->kw, g->o, wt, b ? b->data : NULL,
+                       g->len, yw, ld);
+        for (int o = 0; o < g->o; o++)
+            for (int r = 0; r < g->oh; r++)
+                copy_run(y->data + n * ys + (int64_t)o * ohw + r * g->ow,
+                         yw + o * ld + (int64_t)r * g->wp, g->ow);
+    }
 }

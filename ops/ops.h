@@ -47,25 +47,6 @@ WG_INTERNAL wg_tensor *wg_unary_op(wg_tape *t, const wg_op_desc *d, wg_tensor *x
 /* A tensor on the tape sharing `data`, with its own gradient buffer. */
 WG_INTERNAL wg_tensor *wg_op_view(wg_tape *t, const char *op, wg_shape shape, wg_real *data);
 
-/* --- the direct stride-1 convolution kernels (conv2d_direct.c) ------------- */
-/* Floats (or doubles) per vector of the direct kernels on this CPU, 0 when
- * there are none (conv2d then uses im2col + GEMM). */
-WG_INTERNAL int wg_conv_direct_lanes(void);
-/* y[o][t] = bias[o] + the sum over (c, i, j) of
- *     wt[(c, i, j)][o] * xp[c*plane + i*istep + j*jstep + t]
- * for t < len rounded up to the lanes, in that order; xp readable wherever
- * that reaches, rows of y ld apart (ld a multiple of the lanes). */
-WG_INTERNAL void wg_conv_direct(const wg_real *xp, int64_t plane, int64_t istep, int64_t jstep,
-                                int c, int kh, int kw, int o, const wg_real *wt,
-                                const wg_real *bias, int64_t len, wg_real *y, int64_t ld);
-
-/* dw[o][j] = the sum over images n < m and positions t < len (rounded up to
- * the lanes) of dy[n][o*dld + t] * x[n][off[j] + t], for o < O and j < K:
- * stored, not added. Rows of dy zero past len; x readable that far. */
-WG_INTERNAL void wg_conv_direct_wgrad(const wg_real *const *x, const wg_real *const *dy, int m,
-                                      int64_t dld, int o, const int64_t *off, int k, int64_t len,
-                                      wg_real *dw);
-
 /* Whether a dimension fits the int BLAS and loops use. */
 #define WG_FITS_INT(x) ((x) >= 0 && (x) <= 0x7fffffff)
 

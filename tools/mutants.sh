@@ -5,6 +5,8 @@
 # (and the PyTorch comparison) to fail. Prints one line per mutant and
 # exits non-zero if any mutant survives.
 #   tools/mutants.sh            (takes a few minutes; needs a configured tree)
+# The conv2d_direct.c mutants are exercised only on a CPU with AVX2 (the
+# direct kernels' path; the strided cases exercise conv2d_gemm.c).
 set -u
 src=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -19,11 +21,12 @@ mutants=(
   "ops/sigmoid.c|s/gx\[i\] += dy\[i\] \* y\[i\] \* (1 - y\[i\]);/gx[i] += (i == 0 ? 1.01 : 1) * dy[i] * y[i] * (1 - y[i]);/|sigmoid: one element's gradient x1.01"
   "ops/tanh.c|s/gx\[i\] += dy\[i\] \* (1 - y\[i\] \* y\[i\]);/gx[i] += dy[i] * (1.01 - y[i] * y[i]);/|tanh: 1 - y^2 becomes 1.01 - y^2"
   "ops/relu.c|s/gx\[i\] += y\[i\] > 0 ? dy\[i\] : 0;/gx[i] += y[i] > 0 ? (i == 1 ? 1.01 : 1) * dy[i] : 0;/|relu: one element x1.01"
-  "ops/conv2d.c|s/dw\[k\] += dwc\[ch \* wsize + k\];/dw[k] += (k == 3 ? 1.01 : 1) * dwc[ch * wsize + k];/|conv2d: one weight-gradient element x1.01"
+  "ops/conv2d_gemm.c|s/dw\[k\] += dwc\[ch \* wsize + k\];/dw[k] += (k == 3 ? 1.01 : 1) * dwc[ch * wsize + k];/|conv2d (GEMM path): one weight-gradient element x1.01"
+  "ops/conv2d_direct.c|s/dw\[k\] += dwc\[ch \* wsize + k\];/dw[k] += (k == 3 ? 1.01 : 1) * dwc[ch * wsize + k];/|conv2d (direct path): one weight-gradient element x1.01"
   "ops/conv2d.c|s/db\[o\] += (wg_real)s;/db[o] -= (wg_real)s;/|conv2d: bias gradient sign flipped"
-  "ops/conv2d.c|s/dst\[q \* g->sw + off\] += src\[q\];/dst[q * g->sw + off] += (q == lo ? 1.01 : 1) * src[q];/|conv2d: input gradient at the left edge x1.01"
+  "ops/conv2d_gemm.c|s/dst\[q \* g->sw + off\] += src\[q\];/dst[q * g->sw + off] += (q == lo ? 1.01 : 1) * src[q];/|conv2d: input gradient at the left edge x1.01"
   "ops/conv2d_direct.c|s/acc\[b\] += wr\[b\] \* xv;/acc[b] += (b == 0 ? (wg_real)1.01 : 1) * wr[b] * xv;/|conv2d direct kernels: the first channel of a block x1.01"
-  "ops/conv2d.c|s/add_run(dxn + ((int64_t)c \* g->h + r) \* g->w,/add_run(dxn + ((int64_t)c * g->h + r) * g->w + (r == 1),/|conv2d direct input gradient: a row shifted by one"
+  "ops/conv2d_direct.c|s/add_run(dxn + ((int64_t)c \* g->h + r) \* g->w,/add_run(dxn + ((int64_t)c * g->h + r) * g->w + (r == 1),/|conv2d direct input gradient: a row shifted by one"
   "ops/conv2d_direct.c|s/acc\[b\]\[k\] += d\[b\] \* xv;/acc[b][k] += (k == 1 ? (wg_real)1.01 : 1) * d[b] * xv;/|conv2d direct weight gradient: the second tap of a block x1.01"
   "ops/maxpool2d.c|s/dx\[p \* hw + arg\[p \* ohw + k\]\] += dy\[p \* ohw + k\];/dx[p * hw + arg[p * ohw + k]] += (k == 0 ? 1.01 : 1) * dy[p * ohw + k];/|maxpool2d: first window x1.01"
   "ops/matmul.c|s/wg_gemm(!ta, false, k, nn, m, 1, A->data/wg_gemm(!ta, false, k, nn, m, 1.01, A->data/|matmul: dB scaled by 1.01"
