@@ -76,6 +76,19 @@ wg_status wg_dist_init(int *argc, char ***argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
     g_mpi = true;
+    /* each rank would default to all of the machine's processors, so N
+     * ranks on one machine would run N times too many threads: they
+     * share the processors out, unless OMP_NUM_THREADS says otherwise */
+    MPI_Comm local;
+    int n_local = 1;
+    if (!getenv("OMP_NUM_THREADS") &&
+        MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local) ==
+            MPI_SUCCESS) {
+        MPI_Comm_size(local, &n_local);
+        MPI_Comm_free(&local);
+        int share = wg_get_num_threads() / n_local;
+        wg_set_num_threads(share > 0 ? share : 1);
+    }
 #else
     (void)argc;
     (void)argv;
@@ -242,6 +255,7 @@ wg_status wg_dist_agree(wg_status status)
     return WG_OK;
 }
 
+#ifdef WG_HAVE_MPI
 /* FNV-1a over the bytes: any difference in any bit changes it (with
  * overwhelming probability); it only has to compare ranks, not resist
  * an adversary. */
@@ -253,15 +267,18 @@ static uint64_t hash_bytes(const void *data, size_t n)
         h = (h ^ b[i]) * 0x100000001b3ull;
     return h;
 }
+#endif
 
 wg_status wg_dist_params_equal(const wg_params *p)
 {
     if (!p)
         return wg_set_last_error(WG_EINVAL, "dist_params_equal: NULL parameter store");
-    uint64_t h = hash_bytes(wg_params_values(p), (size_t)wg_params_numel(p) * sizeof(wg_real));
-    (void)h;
+    if (g_size == 1)
+        return WG_OK;
 #ifdef WG_HAVE_MPI
-    if (g_size > 1) {
+    {
+        uint64_t h = hash_bytes(wg_params_values(p),
+                                (size_t)wg_params_numel(p) * sizeof(wg_real));
         /* the minimum of h and of ~h: all ranks agree exactly when the
          * minimum of h is also the maximum, i.e. ~min(~h) */
         uint64_t v[2] = { h, ~h };

@@ -221,20 +221,21 @@ int ex_evaluate(wg_model *m, const wg_dataset *d, ex_task task, int batch, int *
     int32_t *y = malloc(sizeof(int32_t) * (size_t)batch);
     int64_t *idx = malloc(sizeof(int64_t) * (size_t)batch);
     wg_tape *tape = wg_tape_new();
-    if (!x || !y || !idx || !tape) {
-        fprintf(stderr, "error: out of memory in evaluation\n");
-        free(x), free(y), free(idx), wg_tape_free(tape);
-        return -1;
-    }
-    wg_tape_set_grad(tape, false);
-    /* under mpirun each rank scores its slice and the counts are summed */
+    /* under mpirun each rank scores its slice and the counts are summed;
+     * a rank that fails scores nothing but still joins the sum */
     int64_t first, count;
     wg_dist_shard(d->count, &first, &count);
+    int rc = 0;
+    if (!x || !y || !idx || !tape) {
+        fprintf(stderr, "error: out of memory in evaluation\n");
+        rc = -1;
+        count = 0;
+    }
+    wg_tape_set_grad(tape, false);
     const bool was_training = wg_model_training(m);
     wg_model_set_training(m, false);
     double loss = 0, psnr = 0;
     int64_t right = 0;
-    int rc = 0;
     for (int64_t s = first; s < first + count; s += batch) {
         int n = (int)(first + count - s < batch ? first + count - s : batch);
         for (int i = 0; i < n; i++)

@@ -1046,7 +1046,10 @@ WG_API wg_status WG_SYM(wg_checkpoint_inspect)(const char *path,
 /** Joins the MPI job when the program was started by an MPI launcher
  *  (it calls MPI_Init unless the program already did); otherwise, or
  *  without MPI support, does nothing. `argc` and `argv` may be NULL. Call
- *  it first, before any other wg_dist_ call. WG_EIO if MPI fails. */
+ *  it first, before any other wg_dist_ call. Unless OMP_NUM_THREADS is
+ *  set, it divides the default thread count (the processors) by the
+ *  number of ranks on this machine; wg_set_num_threads() afterwards still
+ *  rules. WG_EIO if MPI fails. */
 WG_API wg_status WG_SYM(wg_dist_init)(int *argc, char ***argv);
 #define wg_dist_init WG_SYM(wg_dist_init)
 /** Leaves the MPI job (MPI_Finalize, if wg_dist_init() called MPI_Init).
