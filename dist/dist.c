@@ -137,10 +137,11 @@ wg_status wg_dist_allreduce_grads(wg_params *p, int64_t local_n, int64_t global_
     /* bad arguments fail this rank's step, but it still joins the
      * reduction, so the other ranks learn of it instead of waiting */
     wg_status bad = WG_OK;
-    if (n_sums < 0 || n_sums > WG_DIST_MAX_SUMS || (n_sums > 0 && !sums))
-        bad = wg_set_last_error(WG_EINVAL, "%s: %d sums%s (at most %d)", fn, n_sums,
-                                n_sums > 0 && !sums ? " from a NULL array" : "",
+    if (n_sums < 0 || n_sums > WG_DIST_MAX_SUMS)
+        bad = wg_set_last_error(WG_EINVAL, "%s: %d sums (0 to %d)", fn, n_sums,
                                 WG_DIST_MAX_SUMS);
+    else if (n_sums > 0 && !sums)
+        bad = wg_set_last_error(WG_EINVAL, "%s: %d sums from a NULL array", fn, n_sums);
     else if (global_n < 1 || local_n < 0 || local_n > global_n ||
              (g_size == 1 && local_n != global_n))
         bad = wg_set_last_error(WG_EINVAL, "%s: shard of %lld images in a global batch of %lld",

@@ -329,6 +329,12 @@ static int save_checkpoint(ex_trainer *t, const char *path, int64_t epoch, int64
     return 0;
 }
 
+/* "train_lenet: error at epoch 2, step 120: why" */
+static void step_error(const ex_trainer *t, int epoch, const char *why)
+{
+    fprintf(stderr, "%s: error at epoch %d, step %ld: %s\n", t->program, epoch, t->steps + 1, why);
+}
+
 /* Rank 0 alone shows progress and per-epoch lines. */
 static bool quiet(const ex_trainer *t) { return t->quiet || wg_dist_rank() > 0; }
 
@@ -457,21 +463,18 @@ int ex_train(ex_trainer *t, const char *csv_path)
                         sums[1] = ex_batch_psnr(wg_data(out), xs, (int)count, pixels);
                     }
                 }
-                if (st != WG_OK)
-                    fprintf(stderr, "%s: error at epoch %d, step %ld: %s\n", t->program, e + 1,
-                            t->steps + 1, wg_tape_error(tape));
             }
+            const bool failed_here = st != WG_OK;
+            if (failed_here)
+                step_error(t, e + 1, wg_tape_status(tape) != WG_OK ? wg_tape_error(tape)
+                                                                   : wg_last_error());
             st = wg_dist_allreduce_grads(P, count, n, sums, 2, st);
-            if (st == WG_ESTATE && wg_tape_status(tape) == WG_OK)
+            if (st == WG_ESTATE && !failed_here)
                 report_other_rank(t->program, "stopping");
-            else if (st != WG_OK && wg_tape_status(tape) == WG_OK)
-                fprintf(stderr, "%s: error at epoch %d, step %ld: %s\n", t->program, e + 1,
-                        t->steps + 1, wg_last_error());
-            if (st == WG_OK && wg_optim_step(t->opt) != WG_OK) {
-                fprintf(stderr, "%s: error at epoch %d, step %ld: %s\n", t->program, e + 1,
-                        t->steps + 1, wg_last_error());
-                st = WG_EINVAL;
-            }
+            else if (st != WG_OK && !failed_here)
+                step_error(t, e + 1, wg_last_error());
+            if (st == WG_OK && (st = wg_optim_step(t->opt)) != WG_OK)
+                step_error(t, e + 1, wg_last_error());
             if (st != WG_OK) {
                 rc = -1;
                 break;
