@@ -149,7 +149,8 @@ WG_API const char *WG_SYM(wg_version)(void);
 
 /** A one-line description of the build: precision, BLAS library and the
  *  build of it actually loaded (OpenBLAS: threading model, core type),
- *  OpenMP, thread count. */
+ *  OpenMP, the number of MPI ranks when there are several, thread count
+ *  (per rank). */
 WG_API const char *WG_SYM(wg_build_info)(void);
 #define wg_build_info WG_SYM(wg_build_info)
 
