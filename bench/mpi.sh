@@ -4,7 +4,8 @@
 # images/s" line (the global images per second of the training steps:
 # batch assembly, forward, backward, the Allreduce, the optimizer).
 #
-#   bench/mpi.sh [BUILD_DIR]    (default: build-mpi, configured --with-mpi)
+#   bench/mpi.sh [BUILD_DIR]    (relative to the source tree; default: build-mpi,
+#                                configured --with-mpi)
 #
 # Env: STEPS (default 400 steps of global batch 64), REPS (3; the median is
 # reported), BATCH (64). Prints a Markdown table with the load average
