@@ -29,6 +29,12 @@ WG_INTERNAL wg_status wg_set_last_error(wg_status s, const char *fmt, ...) WG_PR
 WG_INTERNAL void wg_log(wg_log_level level, const char *fmt, ...) WG_PRINTF(2, 3);
 WG_INTERNAL void wg_vlog(wg_log_level level, const char *fmt, va_list ap);
 
+/* --- parameters (params.c) --------------------------------------------- */
+/* Spare elements after the last gradient of a store's block: a
+ * distributed step reduces its status and statistics in the same message
+ * as the gradients (dist/dist.c). */
+#define WG_GRAD_TAIL (3 + WG_DIST_MAX_SUMS)
+
 /* --- arena (arena.c) ---------------------------------------------------- */
 typedef struct wg_chunk wg_chunk;
 typedef struct wg_arena {
@@ -110,6 +116,7 @@ struct wg_tape {
     wg_node *last;
     int n_nodes;
     bool grad_enabled;
+    int64_t slice_first, slice_total; /* wg_tape_set_batch_slice(); total 0: none */
     wg_status status;
     char msg[512];
     wg_tensor poison;

@@ -70,7 +70,7 @@ wg_tensor *wg_param(wg_params *p, const char *name, wg_shape shape)
     wg_tensor *t = wg_calloc(1, sizeof *t);
     char *nm = wg_strdup(name);
     wg_real *values = wg_calloc((size_t)total, sizeof(wg_real));
-    wg_real *grads = wg_calloc((size_t)total, sizeof(wg_real));
+    wg_real *grads = wg_calloc((size_t)total + WG_GRAD_TAIL, sizeof(wg_real));
     wg_tensor **items = p->items;
     int cap = p->cap;
     if (p->count == p->cap) {

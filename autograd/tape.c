@@ -65,6 +65,16 @@ bool wg_tape_set_grad(wg_tape *t, bool enabled)
     return old;
 }
 
+wg_status wg_tape_set_batch_slice(wg_tape *t, int64_t first, int64_t total)
+{
+    if (!t || first < 0 || total < 0 || first > total)
+        return wg_set_last_error(WG_EINVAL, "tape_set_batch_slice: %s", !t ? "NULL tape"
+                                 : "first row and batch size must satisfy 0 <= first <= total");
+    t->slice_first = total ? first : 0;
+    t->slice_total = total;
+    return WG_OK;
+}
+
 int wg_tape_size(const wg_tape *t)
 {
     return t ? t->n_nodes : 0;

@@ -131,7 +131,11 @@ const char *wg_build_info(void)
 #ifdef HAVE_OPENBLAS_GET_CONFIG
     config = openblas_get_config();
 #endif
-    snprintf(buf, sizeof buf, "wengert %s, %s precision, BLAS %s%s%s%s%s%s%s, vector math %s, %s, %d thread%s",
+    /* under mpirun: how many ranks share the work (docs/distributed.md) */
+    char ranks[48] = "";
+    if (wg_dist_size() > 1)
+        snprintf(ranks, sizeof ranks, ", MPI (%d ranks)", wg_dist_size());
+    snprintf(buf, sizeof buf, "wengert %s, %s precision, BLAS %s%s%s%s%s%s%s, vector math %s, %s%s, %d thread%s",
              PACKAGE_VERSION, sizeof(wg_real) == sizeof(double) ? "double" : "single", blas, par,
              *core ? ", core " : "", core, *config ? " (" : "", config, *config ? ")" : "",
              wg_vmath_name(),
@@ -140,6 +144,6 @@ const char *wg_build_info(void)
 #else
              "no OpenMP",
 #endif
-             wg_get_num_threads(), wg_get_num_threads() == 1 ? "" : "s");
+             ranks, wg_get_num_threads(), wg_get_num_threads() == 1 ? "" : "s");
     return buf;
 }

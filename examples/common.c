@@ -28,6 +28,32 @@ int ex_fail(const char *fmt, ...)
 
 #define fail ex_fail
 
+/* ------------------------------------------------------------ ranks */
+
+bool ex_writes_files(void) { return wg_dist_rank() == 0; }
+
+/* Under mpirun every rank runs the whole program, so every example joins
+ * the job here, before its first output: rank 0 alone prints (the other
+ * ranks' stdout goes to /dev/null; their errors still reach stderr). */
+static int join_ranks(const char *program)
+{
+    static bool joined;
+    if (joined)
+        return 0;
+    joined = true;
+    if (wg_dist_init(NULL, NULL) != WG_OK) {
+        fprintf(stderr, "%s: %s\n", program, wg_last_error());
+        return -1;
+    }
+    atexit(wg_dist_finalize);
+    if (wg_dist_rank() > 0 && !freopen("/dev/null", "w", stdout)) {
+        fprintf(stderr, "%s: rank %d: cannot silence stdout: %s\n", program, wg_dist_rank(),
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------ options */
 
 ex_config ex_config_defaults(void)
@@ -301,6 +327,8 @@ static int parse(int argc, char **argv, const ex_program *prog, ex_config *cfg)
 
 int ex_parse_args(int argc, char **argv, const ex_program *prog, ex_config *cfg)
 {
+    if (join_ranks(prog->name) != 0)
+        return 1;
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             ex_print_usage(stdout, prog, cfg);
@@ -398,8 +426,16 @@ static ex_csv *csv_open(const char *path, const char *header, const char *mode)
     return c;
 }
 
-ex_csv *ex_csv_open(const char *path, const char *header) { return csv_open(path, header, "w"); }
-ex_csv *ex_csv_append(const char *path, const char *header) { return csv_open(path, header, "a"); }
+/* ranks other than 0 log to /dev/null: the same calls, one file */
+ex_csv *ex_csv_open(const char *path, const char *header)
+{
+    return csv_open(ex_writes_files() ? path : "/dev/null", header, "w");
+}
+
+ex_csv *ex_csv_append(const char *path, const char *header)
+{
+    return csv_open(ex_writes_files() ? path : "/dev/null", header, "a");
+}
 
 int ex_csv_row(ex_csv *c, const double *values, int n)
 {

@@ -38,6 +38,12 @@ const char *ex_last_error(void);
  *  for helpers built on these: `return ex_fail("bad size %d", n);`. */
 int ex_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* ------------------------------------------------------------ ranks */
+
+/** Whether this process writes files (CSV logs, pictures, checkpoints):
+ *  rank 0 alone under mpirun (docs/distributed.md); always true without. */
+bool ex_writes_files(void);
+
 /* ------------------------------------------------------------ options */
 
 /** Kinds of program-specific options. */

@@ -15,7 +15,7 @@
 
 static int write_logits(const char *path, wg_model *m, const wg_dataset *test)
 {
-    FILE *f = fopen(path, "w");
+    FILE *f = fopen(ex_writes_files() ? path : "/dev/null", "w"); /* rank 0 writes it */
     if (!f) {
         fprintf(stderr, "evaluate: cannot write %s\n", path);
         return -1;

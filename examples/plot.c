@@ -273,6 +273,8 @@ static void panel_commands(FILE *f, const ex_panel *p, const char *xlabel)
 int ex_plot_panels(const char *png, const char *title, const char *xlabel,
                    const ex_panel *panels, int n_panels)
 {
+    if (!ex_writes_files())
+        return 0; /* rank 0 draws for all (docs/distributed.md) */
     if (n_panels < 1)
         return ex_fail("%s: no panels to plot", png);
     gp g;
@@ -334,6 +336,8 @@ int ex_plot_contour_paths(const char *png, const char *title, const char *xlabel
                           double x0, double x1, double y0, double y1, int levels,
                           const ex_path *paths, int n_paths)
 {
+    if (!ex_writes_files())
+        return 0; /* rank 0 draws for all (docs/distributed.md) */
     if (nx < 2 || ny < 2)
         return ex_fail("%s: a contour grid needs at least 2 x 2 points", png);
     double zmin = INFINITY, zmax = -INFINITY;
@@ -410,6 +414,8 @@ int ex_plot_contour_paths(const char *png, const char *title, const char *xlabel
 int ex_plot_confusion(const char *png, const char *title, const int *matrix, int k,
                       const char *const *names)
 {
+    if (!ex_writes_files())
+        return 0; /* rank 0 draws for all (docs/distributed.md) */
     if (k < 1)
         return ex_fail("%s: empty confusion matrix", png);
     long total = 0, correct = 0;
@@ -492,6 +498,8 @@ int ex_plot_confusion(const char *png, const char *title, const int *matrix, int
 
 int ex_png_write(const char *path, const unsigned char *pixels, int w, int h, int channels)
 {
+    if (!ex_writes_files())
+        return 0; /* rank 0 draws for all (docs/distributed.md) */
     if (w < 1 || h < 1 || (channels != 1 && channels != 3))
         return ex_fail("%s: bad image size %d x %d x %d", path, w, h, channels);
     FILE *f = fopen(path, "wb");
@@ -640,6 +648,8 @@ static void colorbar_commands(FILE *f, const ex_grid_style *s, double lo, double
 int ex_plot_image_grid(const char *png, const wg_real *images, int n, int h, int w,
                        const ex_grid_style *style)
 {
+    if (!ex_writes_files())
+        return 0; /* rank 0 draws for all (docs/distributed.md) */
     ex_grid_style s = style ? *style : (ex_grid_style){0};
     if (n < 1 || h < 1 || w < 1)
         return ex_fail("%s: no images to draw (%d of %d x %d)", png, n, h, w);

@@ -113,7 +113,7 @@ int main(int argc, char **argv)
            total, cfg.epochs, (long long)train.count, (long long)val.count, (long long)test.count);
     char csv_path[512], png[512];
     ex_path_join(csv_path, sizeof csv_path, cfg.out_dir, "sweep.csv");
-    FILE *csv = fopen(csv_path, "w");
+    FILE *csv = fopen(ex_writes_files() ? csv_path : "/dev/null", "w"); /* rank 0 writes it */
     run_result *runs = calloc((size_t)total, sizeof *runs);
     if (!csv || !runs) {
         fprintf(stderr, "sweep: cannot write %s\n", csv_path);

@@ -62,8 +62,8 @@ int ex_parse_schedule(const char *name, int epochs, wg_schedule *s)
     return 0;
 }
 
-int ex_load_data(const ex_config *cfg, int64_t n_val, wg_dataset *all, wg_dataset *train,
-                 wg_dataset *val, wg_dataset *test)
+static int load_data(const ex_config *cfg, int64_t n_val, wg_dataset *all, wg_dataset *train,
+                     wg_dataset *val, wg_dataset *test)
 {
     memset(all, 0, sizeof *all);
     memset(test, 0, sizeof *test);
@@ -86,6 +86,30 @@ int ex_load_data(const ex_config *cfg, int64_t n_val, wg_dataset *all, wg_datase
         fprintf(stderr, "error: %s\n", wg_last_error());
         wg_dataset_free(all);
         wg_dataset_free(test);
+        return -1;
+    }
+    return 0;
+}
+
+/* Prints why a collective step stopped on a rank that did not fail
+ * itself: the failing rank has printed its own reason. Rank 0 only. */
+static void report_other_rank(const char *program, const char *what)
+{
+    if (wg_dist_rank() == 0)
+        fprintf(stderr, "%s: %s: %s\n", program, what, wg_last_error());
+}
+
+int ex_load_data(const ex_config *cfg, int64_t n_val, wg_dataset *all, wg_dataset *train,
+                 wg_dataset *val, wg_dataset *test)
+{
+    /* a rank that cannot read the data stops every rank */
+    int rc = load_data(cfg, n_val, all, train, val, test);
+    if (wg_dist_agree(rc == 0 ? WG_OK : WG_EIO) != WG_OK) {
+        if (rc == 0) {
+            report_other_rank("error", "stopping: another rank could not load the data");
+            wg_dataset_free(test);
+            wg_dataset_free(all);
+        }
         return -1;
     }
     return 0;
@@ -160,6 +184,31 @@ static wg_tensor *batch_loss(wg_tape *tape, wg_model *m, ex_task task, const wg_
     return wg_mse(tape, *out, wg_flatten(tape, in));
 }
 
+/* The sums of an evaluation over all ranks, and whether any rank failed. */
+static int sum_ranks(int *rc, double *loss, int64_t *right, double *psnr, int *confusion, int k)
+{
+    const int kk = confusion ? k * k : 0;
+    double *v = malloc(sizeof *v * (size_t)(4 + kk));
+    if (!v) {
+        fprintf(stderr, "error: out of memory in evaluation\n");
+        return -1;
+    }
+    v[0] = *rc != 0, v[1] = *loss, v[2] = (double)*right, v[3] = *psnr;
+    for (int i = 0; i < kk; i++)
+        v[4 + i] = confusion[i];
+    wg_status s = wg_dist_sum(v, 4 + kk);
+    if (s != WG_OK)
+        fprintf(stderr, "error: evaluation: %s\n", wg_last_error());
+    else if (v[0] > 0 && *rc == 0)
+        report_other_rank("error", "evaluation failed on another rank");
+    *rc = s != WG_OK || v[0] > 0 ? -1 : 0;
+    *loss = v[1], *right = (int64_t)v[2], *psnr = v[3];
+    for (int i = 0; i < kk; i++)
+        confusion[i] = (int)v[4 + i];
+    free(v);
+    return *rc;
+}
+
 int ex_evaluate(wg_model *m, const wg_dataset *d, ex_task task, int batch, int *confusion, int k,
                 ex_eval *r)
 {
@@ -172,19 +221,23 @@ int ex_evaluate(wg_model *m, const wg_dataset *d, ex_task task, int batch, int *
     int32_t *y = malloc(sizeof(int32_t) * (size_t)batch);
     int64_t *idx = malloc(sizeof(int64_t) * (size_t)batch);
     wg_tape *tape = wg_tape_new();
+    /* under mpirun each rank scores its slice and the counts are summed;
+     * a rank that fails scores nothing but still joins the sum */
+    int64_t first, count;
+    wg_dist_shard(d->count, &first, &count);
+    int rc = 0;
     if (!x || !y || !idx || !tape) {
         fprintf(stderr, "error: out of memory in evaluation\n");
-        free(x), free(y), free(idx), wg_tape_free(tape);
-        return -1;
+        rc = -1;
+        count = 0;
     }
     wg_tape_set_grad(tape, false);
     const bool was_training = wg_model_training(m);
     wg_model_set_training(m, false);
     double loss = 0, psnr = 0;
     int64_t right = 0;
-    int rc = 0;
-    for (int64_t s = 0; s < d->count; s += batch) {
-        int n = (int)(d->count - s < batch ? d->count - s : batch);
+    for (int64_t s = first; s < first + count; s += batch) {
+        int n = (int)(first + count - s < batch ? first + count - s : batch);
         for (int i = 0; i < n; i++)
             idx[i] = s + i;
         wg_dataset_batch(d, idx, n, x, y);
@@ -211,6 +264,8 @@ int ex_evaluate(wg_model *m, const wg_dataset *d, ex_task task, int batch, int *
         }
         wg_tape_reset(tape);
     }
+    if (wg_dist_size() > 1 && sum_ranks(&rc, &loss, &right, &psnr, confusion, k) != 0)
+        rc = -1;
     if (d->count > 0) {
         r->loss = loss / (double)d->count;
         if (task == EX_CLASSIFY)
@@ -260,6 +315,8 @@ void ex_print_memory(FILE *f, const wg_model *m, const wg_optim *o, const wg_tap
 static int save_checkpoint(ex_trainer *t, const char *path, int64_t epoch, int64_t position,
                            uint64_t data_seed)
 {
+    if (!ex_writes_files()) /* every rank holds the same state: rank 0 writes it */
+        return 0;
     wg_train_state ts = { .epoch = epoch, .global_step = t->steps, .position = position,
                           .data_seed = data_seed, .rng = *wg_model_rng(t->model),
                           .base_lr = t->base_lr,
@@ -272,20 +329,34 @@ static int save_checkpoint(ex_trainer *t, const char *path, int64_t epoch, int64
     return 0;
 }
 
+/* "train_lenet: error at epoch 2, step 120: why" */
+static void step_error(const ex_trainer *t, int epoch, const char *why)
+{
+    fprintf(stderr, "%s: error at epoch %d, step %ld: %s\n", t->program, epoch, t->steps + 1, why);
+}
+
+/* Rank 0 alone shows progress and per-epoch lines. */
+static bool quiet(const ex_trainer *t) { return t->quiet || wg_dist_rank() > 0; }
+
 /* Loads --resume into the model and optimizer; returns where to continue. */
 static int resume(ex_trainer *t, const char *path, wg_train_state *ts)
 {
-    if (wg_checkpoint_load(path, t->model, t->opt, ts, true, NULL) != WG_OK) {
+    /* every rank reads the file; one that cannot stops them all */
+    wg_status s = wg_checkpoint_load(path, t->model, t->opt, ts, true, NULL);
+    if (s != WG_OK)
         fprintf(stderr, "%s: cannot resume: %s\n", t->program, wg_last_error());
+    if (wg_dist_agree(s) != WG_OK) {
+        if (s == WG_OK)
+            report_other_rank(t->program, "cannot resume on another rank");
         return -1;
     }
     *wg_model_rng(t->model) = ts->rng;
     t->steps = (long)ts->global_step;
-    if (t->base_lr != ts->base_lr && !t->quiet)
+    if (t->base_lr != ts->base_lr && !quiet(t))
         fprintf(stderr, "%s: resuming with the saved base learning rate %g\n", t->program,
                 ts->base_lr);
     t->base_lr = ts->base_lr;
-    if (!t->quiet)
+    if (!quiet(t))
         fprintf(stderr, "%s: resumed from %s at epoch %lld, image %lld, step %lld\n", t->program,
                 path, (long long)ts->epoch + 1, (long long)ts->position,
                 (long long)ts->global_step);
@@ -321,11 +392,18 @@ int ex_train(ex_trainer *t, const char *csv_path)
     bool ok = b && x && y && tape && t->history && (!csv_path || csv);
     if (ok && wg_batcher_seek(b, ts.epoch, ts.position) != WG_OK)
         ok = false;
-    if (!ok) {
+    if (!ok)
         fprintf(stderr, "%s: error: %s\n", t->program,
                 !b || (b && x && y && tape && t->history && (!csv_path || csv)) ? wg_last_error()
                 : csv_path && !csv                                           ? ex_last_error()
                                                                              : "out of memory");
+    /* all ranks start from rank 0's parameters, also after --resume */
+    wg_status start = wg_dist_agree(ok ? WG_OK : WG_EIO);
+    if (start == WG_OK)
+        start = wg_dist_broadcast_params(wg_model_params(t->model));
+    if (start != WG_OK) {
+        if (ok)
+            report_other_rank(t->program, "cannot start on another rank");
         wg_batcher_free(b), free(x), free(y), wg_tape_free(tape), ex_csv_close(csv);
         return -1;
     }
@@ -352,7 +430,7 @@ int ex_train(ex_trainer *t, const char *csv_path)
             break;
         double lr = wg_schedule_lr(&t->schedule, t->base_lr, e);
         wg_optim_set_lr(t->opt, lr);
-        if (!t->quiet)
+        if (!quiet(t))
             ex_progress_epoch(&prog, e + 1);
         double t0 = ex_now(), loss_sum = 0, psnr_sum = 0;
         int64_t seen = 0, right = 0;
@@ -360,29 +438,65 @@ int ex_train(ex_trainer *t, const char *csv_path)
         bool stopped = false;
         wg_model_set_training(t->model, true);
         while ((n = wg_batcher_next(b, x, y)) > 0) {
-            wg_tensor *out;
-            wg_tensor *l = batch_loss(tape, t->model, t->task, x,
-                                      WG_SHAPE(n, d->channels, d->rows, d->cols), y, &out);
-            if (wg_backward(tape, l) != WG_OK || wg_optim_step(t->opt) != WG_OK) {
-                fprintf(stderr, "%s: error at epoch %d, step %ld: %s\n", t->program, e + 1,
-                        t->steps + 1,
-                        wg_tape_status(tape) != WG_OK ? wg_tape_error(tape) : wg_last_error());
+            /* every rank holds the global batch and trains on its slice
+             * (all of it in a world of 1); a rank without images still
+             * joins the reduction, with weight 0 */
+            int64_t first, count;
+            wg_dist_shard(n, &first, &count);
+            double sums[2] = { 0, 0 }; /* the slice's summed loss; correct or PSNR sum */
+            wg_status st = wg_tape_set_batch_slice(tape, first, n);
+            if (count > 0 && st == WG_OK) {
+                wg_real *xs = x + first * pixels;
+                const int32_t *ys = y + first;
+                wg_tensor *out;
+                wg_tensor *l = batch_loss(tape, t->model, t->task, xs,
+                                          WG_SHAPE(count, d->channels, d->rows, d->cols), ys,
+                                          &out);
+                st = wg_backward(tape, l);
+                if (st == WG_OK) {
+                    sums[0] = (double)wg_item(l) * (double)count;
+                    if (t->task == EX_CLASSIFY) {
+                        int c = (int)wg_dim(out, 1);
+                        for (int64_t i = 0; i < count; i++)
+                            sums[1] += ex_argmax(wg_data(out) + i * c, c) == ys[i];
+                    } else {
+                        sums[1] = ex_batch_psnr(wg_data(out), xs, (int)count, pixels);
+                    }
+                }
+            }
+            const bool failed_here = st != WG_OK;
+            if (failed_here)
+                step_error(t, e + 1, wg_tape_status(tape) != WG_OK ? wg_tape_error(tape)
+                                                                   : wg_last_error());
+            st = wg_dist_allreduce_grads(P, count, n, sums, 2, st);
+            if (st == WG_ESTATE && !failed_here)
+                report_other_rank(t->program, "stopping");
+            else if (st != WG_OK && !failed_here)
+                step_error(t, e + 1, wg_last_error());
+            if (st == WG_OK && (st = wg_optim_step(t->opt)) != WG_OK)
+                step_error(t, e + 1, wg_last_error());
+            if (st != WG_OK) {
                 rc = -1;
                 break;
             }
-            loss_sum += (double)wg_item(l) * n;
-            if (t->task == EX_CLASSIFY) {
-                int c = (int)wg_dim(out, 1);
-                for (int i = 0; i < n; i++)
-                    right += ex_argmax(wg_data(out) + (int64_t)i * c, c) == y[i];
-            } else {
-                psnr_sum += ex_batch_psnr(wg_data(out), x, n, pixels);
+            /* a rank without images ran no dropout, so its generator did
+             * not advance: it takes rank 0's, which always has images */
+            if (n < wg_dist_size() &&
+                wg_dist_broadcast(wg_model_rng(t->model), sizeof(wg_rng)) != WG_OK) {
+                fprintf(stderr, "%s: error: %s\n", t->program, wg_last_error());
+                rc = -1;
+                break;
             }
+            loss_sum += sums[0];
+            if (t->task == EX_CLASSIFY)
+                right += (int64_t)sums[1];
+            else
+                psnr_sum += sums[1];
             seen += n;
             wg_tape_reset(tape);
             t->steps++;
             batch++;
-            if (!t->quiet)
+            if (!quiet(t))
                 ex_progress_update(&prog, batch, loss_sum / (double)seen,
                                    t->task == EX_CLASSIFY ? (double)right / (double)seen : -1);
             if (cfg->max_steps > 0 && t->steps >= cfg->max_steps) {
@@ -396,7 +510,7 @@ int ex_train(ex_trainer *t, const char *csv_path)
         t->train_images += seen;
         if (rc != 0)
             break;
-        if (!t->quiet)
+        if (!quiet(t))
             ex_progress_clear(&prog);
         ex_epoch_metrics *m = &t->history[t->n_history++];
         m->epoch = e + 1;
@@ -416,7 +530,7 @@ int ex_train(ex_trainer *t, const char *csv_path)
             m->val_loss = ev.loss;
             m->val_acc = t->task == EX_CLASSIFY ? ev.acc : ev.psnr;
         }
-        if (!t->quiet) {
+        if (!quiet(t)) {
             if (t->task == EX_CLASSIFY)
                 fprintf(stderr, "epoch %d/%d  lr %.4g  train loss %.4f acc %.4f  val loss %.4f "
                         "acc %.4f  %.1fs (%.0f images/s)\n", e + 1, cfg->epochs, lr, m->train_loss,
@@ -449,6 +563,20 @@ int ex_train(ex_trainer *t, const char *csv_path)
                 last_epoch = e + 1, last_position = 0;
             rc = save_checkpoint(t, save_path, last_epoch, last_position, ts.data_seed);
         }
+        /* rank 0 alone wrote the log and the checkpoint, so its outcome is
+         * everyone's; and once an epoch, a cheap check that the ranks still
+         * hold bitwise the same parameters */
+        if (wg_dist_size() > 1) {
+            wg_status agreed = wg_dist_agree(rc == 0 ? WG_OK : WG_EIO);
+            if (agreed == WG_OK)
+                agreed = wg_dist_params_equal(P);
+            if (agreed != WG_OK) {
+                if (rc == 0)
+                    report_other_rank(t->program, "stopping");
+                rc = -1;
+                break;
+            }
+        }
         if (stopped)
             break;
         if (early && since_best >= cfg->patience && e + 1 < cfg->epochs) {
@@ -459,7 +587,7 @@ int ex_train(ex_trainer *t, const char *csv_path)
     if (early && rc == 0 && t->best_epoch > 0) {
         memcpy(wg_params_values(P), best, sizeof(wg_real) * (size_t)n_params);
         int last = t->n_history > 0 ? t->history[t->n_history - 1].epoch : 0;
-        if (!t->quiet) {
+        if (!quiet(t)) {
             if (t->stopped_early)
                 printf("early stopping: no better validation loss for %d epochs after epoch %d; "
                        "stopped after epoch %d\n", cfg->patience, t->best_epoch, last);
@@ -476,7 +604,10 @@ int ex_train(ex_trainer *t, const char *csv_path)
         fprintf(stderr, "%s: error: %s\n", t->program, ex_last_error());
         rc = -1;
     }
-    if (rc == 0 && !t->quiet)
+    /* the final checkpoint and log were rank 0's alone */
+    if (wg_dist_size() > 1 && wg_dist_agree(rc == 0 ? WG_OK : WG_EIO) != WG_OK)
+        rc = -1;
+    if (rc == 0 && !quiet(t))
         ex_print_memory(stdout, t->model, t->opt, tape);
     wg_batcher_free(b);
     free(x);

@@ -149,7 +149,8 @@ WG_API const char *WG_SYM(wg_version)(void);
 
 /** A one-line description of the build: precision, BLAS library and the
  *  build of it actually loaded (OpenBLAS: threading model, core type),
- *  OpenMP, thread count. */
+ *  OpenMP, the number of MPI ranks when there are several, thread count
+ *  (per rank). */
 WG_API const char *WG_SYM(wg_build_info)(void);
 #define wg_build_info WG_SYM(wg_build_info)
 
@@ -369,6 +370,16 @@ WG_API const char *WG_SYM(wg_tape_error)(const wg_tape *t);
  *  no output as needing a gradient. Returns the previous setting. */
 WG_API bool WG_SYM(wg_tape_set_grad)(wg_tape *t, bool enabled);
 #define wg_tape_set_grad WG_SYM(wg_tape_set_grad)
+/** Declares that the batches on this tape are rows `first` to
+ *  `first + n - 1` of global batches of `total` rows (data-parallel
+ *  training: wg_dist_shard()); `total` 0 removes the declaration. Ops that
+ *  draw random numbers per element (dropout) then draw the generator's
+ *  stream for the whole global batch and keep their rows, so each image's
+ *  mask is the one a single process would draw at its position in the
+ *  global batch, and the generators of all ranks end in the same state.
+ *  Kept across resets. WG_EINVAL for negative values or first > total. */
+WG_API wg_status WG_SYM(wg_tape_set_batch_slice)(wg_tape *t, int64_t first, int64_t total);
+#define wg_tape_set_batch_slice WG_SYM(wg_tape_set_batch_slice)
 /** Number of nodes recorded since the last reset. */
 WG_API int WG_SYM(wg_tape_size)(const wg_tape *t);
 #define wg_tape_size WG_SYM(wg_tape_size)
@@ -1008,6 +1019,112 @@ WG_API wg_status WG_SYM(wg_checkpoint_inspect)(const char *path,
                                                           void *ctx),
                                                void *ctx, char *arch, size_t cap);
 #define wg_checkpoint_inspect WG_SYM(wg_checkpoint_inspect)
+
+/**@}*/
+
+/* ------------------------------------------------------------------------ */
+/** @name Distributed training
+ *  Data-parallel training over MPI (docs/distributed.md): every process
+ *  (rank) holds the whole model, takes its shard of each global batch
+ *  (wg_dist_shard()), computes the gradient of its shard, and
+ *  wg_dist_allreduce_grads() combines the gradients of all ranks, weighted
+ *  by shard size, in one MPI_Allreduce over the contiguous gradient block.
+ *  Every rank then takes the same optimizer step on the same gradients,
+ *  so the parameters stay bitwise identical on all ranks.
+ *
+ *  These calls exist in every build. In a build without MPI (the default;
+ *  `./configure --with-mpi` enables it), and in an MPI build started
+ *  without a launcher (mpirun, mpiexec, srun), the program is rank 0 of a
+ *  world of 1 and the calls cost nothing, so the same program runs either
+ *  way. Collective calls must be made by every rank in the same order;
+ *  each one also carries failures, so that an error on one rank stops
+ *  all of them instead of leaving the others waiting. */
+/**@{*/
+
+/** Most extra sums wg_dist_allreduce_grads() carries with the gradients. */
+#define WG_DIST_MAX_SUMS 8
+
+/** Joins the MPI job when the program was started by an MPI launcher
+ *  (it calls MPI_Init unless the program already did); otherwise, or
+ *  without MPI support, does nothing. `argc` and `argv` may be NULL. Call
+ *  it first, before any other wg_dist_ call. Unless OMP_NUM_THREADS is
+ *  set, it divides the default thread count (the processors) by the
+ *  number of ranks on this machine; wg_set_num_threads() afterwards still
+ *  rules. WG_EIO if MPI fails. */
+WG_API wg_status WG_SYM(wg_dist_init)(int *argc, char ***argv);
+#define wg_dist_init WG_SYM(wg_dist_init)
+/** Leaves the MPI job (MPI_Finalize, if wg_dist_init() called MPI_Init).
+ *  Every rank must call it, after its last collective call; safe to call
+ *  more than once, and without wg_dist_init(). */
+WG_API void WG_SYM(wg_dist_finalize)(void);
+#define wg_dist_finalize WG_SYM(wg_dist_finalize)
+/** This process's rank, 0 to wg_dist_size() - 1 (0 in a world of 1).
+ *  By convention rank 0 alone prints and writes files. */
+WG_API int WG_SYM(wg_dist_rank)(void);
+#define wg_dist_rank WG_SYM(wg_dist_rank)
+/** The number of ranks (1 without MPI). */
+WG_API int WG_SYM(wg_dist_size)(void);
+#define wg_dist_size WG_SYM(wg_dist_size)
+/** Whether MPI is in use: built with it and started by a launcher. */
+WG_API bool WG_SYM(wg_dist_mpi)(void);
+#define wg_dist_mpi WG_SYM(wg_dist_mpi)
+
+/** This rank's contiguous slice of a global batch of `n` images: images
+ *  `*first` to `*first + *count - 1`. Ranks in order cover the batch
+ *  exactly, and their counts differ by at most 1 (the lower ranks take
+ *  the extra images); a rank's count may be 0 when n < wg_dist_size().
+ *  Either pointer may be NULL. */
+WG_API void WG_SYM(wg_dist_shard)(int64_t n, int64_t *first, int64_t *count);
+#define wg_dist_shard WG_SYM(wg_dist_shard)
+
+/** Collective: turns each rank's gradient of its shard into the gradient
+ *  of the global batch, on every rank. Call it after wg_backward() and
+ *  before the optimizer step, with `local_n` the images of this rank's
+ *  shard (its loss being their mean; 0 if it has none: it still must
+ *  call) and `global_n` those of the whole batch. Each rank's gradients
+ *  are scaled by local_n / global_n and summed over ranks in one
+ *  MPI_Allreduce over the contiguous gradient block. `sums` (n_sums of
+ *  them, at most ::WG_DIST_MAX_SUMS; NULL when n_sums is 0), e.g. the
+ *  shard's summed loss and its correct predictions, are summed over ranks
+ *  in the same message and replaced by the totals (carried as ::wg_real).
+ *
+ *  `status` is this rank's outcome of the step so far (e.g. what
+ *  wg_backward() returned). If it is not WG_OK on any rank, no rank may
+ *  take the step: this rank gets its own status back, the others
+ *  WG_ESTATE ("the step failed on 1 of 2 ranks"), and the gradients are
+ *  undefined. WG_EINVAL for a NULL store (without communicating: the
+ *  other ranks would wait), for bad counts or sums (this rank's step
+ *  fails, and so the others'), and when the shards do not add up to
+ *  global_n; WG_EIO if MPI fails. In a world of 1 it only checks its
+ *  arguments (local_n must equal global_n) and returns `status`. */
+WG_API wg_status WG_SYM(wg_dist_allreduce_grads)(wg_params *p, int64_t local_n,
+                                                 int64_t global_n, double *sums, int n_sums,
+                                                 wg_status status);
+#define wg_dist_allreduce_grads WG_SYM(wg_dist_allreduce_grads)
+
+/** Collective: copies `bytes` bytes at `buf` from rank 0 to every rank. */
+WG_API wg_status WG_SYM(wg_dist_broadcast)(void *buf, size_t bytes);
+#define wg_dist_broadcast WG_SYM(wg_dist_broadcast)
+/** Collective: copies rank 0's parameter values to every rank. Call it at
+ *  the start of training and after loading a checkpoint. */
+WG_API wg_status WG_SYM(wg_dist_broadcast_params)(wg_params *p);
+#define wg_dist_broadcast_params WG_SYM(wg_dist_broadcast_params)
+/** Collective: replaces v[0..n) by its sum over all ranks (in double), the
+ *  same on every rank; e.g. an evaluation's counts over sharded data. */
+WG_API wg_status WG_SYM(wg_dist_sum)(double *v, int n);
+#define wg_dist_sum WG_SYM(wg_dist_sum)
+/** Collective: whether every rank succeeded. Returns `status` if it is an
+ *  error, WG_ESTATE ("failed on 1 of 2 ranks") if another rank's was, else
+ *  WG_OK. Call it after anything that can fail on one rank alone (reading
+ *  a file, writing one on rank 0) so that all ranks stop together. */
+WG_API wg_status WG_SYM(wg_dist_agree)(wg_status status);
+#define wg_dist_agree WG_SYM(wg_dist_agree)
+/** Collective: WG_OK if the parameter values are bitwise identical on all
+ *  ranks (compared through a 64-bit hash of their bytes), else WG_ESTATE.
+ *  A cheap guard: the MPI standard does not promise that an Allreduce
+ *  gives every rank the same bits (OpenMPI's algorithms do). */
+WG_API wg_status WG_SYM(wg_dist_params_equal)(const wg_params *p);
+#define wg_dist_params_equal WG_SYM(wg_dist_params_equal)
 
 /**@}*/
 

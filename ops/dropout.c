@@ -37,9 +37,25 @@ wg_tensor *wg_dropout(wg_tape *t, wg_tensor *x, double p, bool training, wg_rng 
     wg_real *mask = y ? wg_tape_alloc(t, op, (size_t)x->numel * sizeof(wg_real)) : NULL;
     if (!mask)
         return wg_poison(t);
+    /* a tape holding a slice of a global batch draws the whole batch's
+     * stream and keeps its rows: the masks one process would draw */
+    int64_t skip_before = 0, skip_after = 0;
+    if (t->slice_total > 0 && x->shape.ndim > 0) {
+        const int64_t rows = x->shape.dim[0], per_row = rows ? x->numel / rows : 0;
+        if (t->slice_first + rows > t->slice_total)
+            return wg_fail(t, WG_ESHAPE, op, "%lld rows from row %lld exceed the batch slice "
+                           "of %lld rows", (long long)rows, (long long)t->slice_first,
+                           (long long)t->slice_total);
+        skip_before = t->slice_first * per_row;
+        skip_after = (t->slice_total - t->slice_first - rows) * per_row;
+    }
     const wg_real keep = (wg_real)(1 / (1 - p));
+    for (int64_t i = 0; i < skip_before; i++)
+        wg_rng_next(rng);
     for (int64_t i = 0; i < x->numel; i++)
         mask[i] = wg_rng_uniform(rng) < p ? 0 : keep;
+    for (int64_t i = 0; i < skip_after; i++)
+        wg_rng_next(rng);
     for (int64_t i = 0; i < x->numel; i++)
         y->data[i] = x->data[i] * mask[i];
     if (wg_op_recording(t, &x, 1)) {
