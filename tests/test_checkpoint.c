@@ -1340,6 +1340,101 @@ static void test_failures(void)
 /* ------------------------------------------------------------------------ */
 /* 4. non-strict loads for fine-tuning                                       */
 
+/* Replaces the root's architecture attribute and reseals: a file whose
+ * architecture claim is not what its parameters are. */
+static bool set_arch(const char *path, const char *json)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t root = f >= 0 ? H5Gopen2(f, "/", H5P_DEFAULT) : -1;
+    bool ok = root >= 0 && H5Adelete(root, "architecture") >= 0 &&
+              vstr_attr(root, "architecture", json) >= 0;
+    if (root >= 0)
+        H5Gclose(root);
+    if (f >= 0 && H5Fclose(f) < 0)
+        ok = false;
+    return ok && reseal(path);
+}
+
+static long peak_rss_kb(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+}
+
+/* wg_checkpoint_load_model builds what the architecture attribute claims:
+ * a claim the file's parameters cannot fill is refused before anything is
+ * allocated for it (once a fuzzer finding: a 20 KB file that claimed an
+ * MLP of 50 million parameters cost 800 MB). */
+static void test_arch_claims(void)
+{
+    char path[1100], msg[2048];
+    in_dir("claims.h5", path, sizeof path);
+    wg_model *src = make_mlp(31);
+    const int64_t held = wg_params_numel(wg_model_params(src));
+    /* claims of every built-in kind, each buildable but larger than the
+     * file: the count in the message is the one the built model has */
+    const char *claims[] = {
+        "{\"kind\":\"mlp\",\"in\":4,\"hidden\":300,\"out\":2,\"activation\":\"tanh\"}",
+        "{\"kind\":\"lenet5\",\"classes\":10}",
+        "{\"kind\":\"autoencoder\",\"in\":20,\"h1\":8,\"h2\":4,\"h3\":8}",
+        "{\"kind\":\"softmax\",\"in\":100,\"classes\":5}",
+    };
+    for (size_t i = 0; i < sizeof claims / sizeof claims[0]; i++) {
+        wg_model *want = wg_model_from_json(claims[i], 0);
+        CHECK(want != NULL, "build %s: %s", claims[i], wg_last_error());
+        if (!want)
+            continue;
+        /* "at most": the bound counts the stored bytes, checksums included */
+        char numbers[128];
+        snprintf(numbers, sizeof numbers, "has %lld parameters; the file's /model holds at most ",
+                 (long long)wg_params_numel(wg_model_params(want)));
+        CHECK(wg_checkpoint_save(path, src, NULL, NULL) == WG_OK && set_arch(path, claims[i]),
+              "write the claim %s", claims[i]);
+        wg_model *m = wg_checkpoint_load_model(path);
+        snprintf(msg, sizeof msg, "%s", wg_last_error());
+        const char *bound = strstr(msg, numbers);
+        long long at_most = bound ? atoll(bound + strlen(numbers)) : -1;
+        CHECK(m == NULL && strstr(msg, "checkpoint_load_model: ") == msg && strstr(msg, path) &&
+                  at_most >= held && at_most < held + 16,
+              "claim %s: want \"%s%lld values\", got %s", claims[i], numbers, (long long)held,
+              msg);
+        wg_model_free(m);
+        wg_model_free(want);
+    }
+
+    /* the fuzzer's claim: refused without the 200 MB it describes */
+    CHECK(wg_checkpoint_save(path, src, NULL, NULL) == WG_OK &&
+              set_arch(path, "{\"kind\":\"mlp\",\"in\":16777216,\"hidden\":3,\"out\":2}"),
+          "write the huge claim");
+    long before = peak_rss_kb();
+    wg_model *m = wg_checkpoint_load_model(path);
+    long grew = peak_rss_kb() - before;
+    CHECK(m == NULL && strstr(wg_last_error(), "has 50331659 parameters"), "huge claim: %s",
+          wg_last_error());
+    CHECK(grew < 32 * 1024, "the refused claim raised the peak memory by %ld KB", grew);
+    wg_model_free(m);
+
+    /* a kind that is not built in */
+    CHECK(wg_checkpoint_save(path, src, NULL, NULL) == WG_OK &&
+              set_arch(path, "{\"kind\":\"mine\",\"in\":4}"),
+          "write kind mine");
+    m = wg_checkpoint_load_model(path);
+    snprintf(msg, sizeof msg, "checkpoint_load_model: %s: unknown model kind \"mine\"", path);
+    CHECK(m == NULL && strstr(wg_last_error(), msg) == wg_last_error(), "kind mine: %s",
+          wg_last_error());
+    wg_model_free(m);
+
+    /* what the files hold is counted whatever their storage: h5py's
+     * contiguous float64 data sets (8 bytes a value) load as they are */
+    CHECK(write_plain_h5(path, src, true), "write plain f64");
+    m = wg_checkpoint_load_model(path);
+    CHECK(m != NULL && values_equal(m, wg_params_values(wg_model_params(src))),
+          "plain float64 file: %s", m ? "values differ" : wg_last_error());
+    wg_model_free(m);
+    unlink(path);
+    wg_model_free(src);
+}
+
 static void test_fine_tune(void)
 {
     printf("== non-strict load, 10 classes into 5\n");
@@ -1646,6 +1741,7 @@ int main(int argc, char **argv)
     test_resume("adam", 12, self);
     test_resume("adamw", 4, self);
     test_failures();
+    test_arch_claims();
     test_fine_tune();
     test_save_errors();
     test_reproducible_bytes();
