@@ -123,7 +123,8 @@ wg_status wg_model_set_str(wg_model *m, const char *key, const char *value)
         return wg_set_last_error(WG_EINVAL, "model_set_str: NULL value");
     for (const char *c = value; *c; c++)
         if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20)
-            return wg_set_last_error(WG_EINVAL, "model_set_str: value needs JSON escaping");
+            return wg_set_last_error(WG_EINVAL, "model_set_str: the value of %s needs JSON "
+                                     "escaping", key ? key : "(null)");
     char *copy = wg_strdup(value);
     if (!copy)
         return wg_set_last_error(WG_ENOMEM, "model_set_str: out of memory storing %s",

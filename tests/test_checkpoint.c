@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -1043,6 +1045,11 @@ static void test_failures(void)
     char missing[1100];
     in_dir("no-such-file.h5", missing, sizeof missing);
     expect_fail("missing file", missing, &v, true, WG_EIO, "No such file");
+    expect_fail("a directory", g_dir, &v, true, WG_EIO, "is a directory, not a checkpoint");
+    CHECK(wg_checkpoint_load_model(g_dir) == NULL &&
+              strstr(wg_last_error(), "checkpoint_load_model: ") == wg_last_error() &&
+              strstr(wg_last_error(), "is a directory, not a checkpoint"),
+          "load_model of a directory: %s", wg_last_error());
 
     CHECK(write_all(bad, "", 0), "write");
     expect_fail("empty file", bad, &v, true, WG_EFORMAT, "empty");
@@ -1558,6 +1565,39 @@ static int fsize_child(const char *path, wg_model *m, rlim_t limit, int fd)
     return s == WG_EIO && strstr(wg_last_error(), path) ? 10 : 12;
 }
 
+/* A real full disk: a 128 KiB tmpfs on `dir`, mounted in a mount
+ * namespace of this child's own (so nothing outside sees it, and it goes
+ * when the child exits). A small checkpoint fits; LeNet-5's (250 KB) does
+ * not. Exit 10 when the second save fails with WG_EIO naming ENOSPC, the
+ * first file still loads with its values and no temporary file is left;
+ * 77 when the mount cannot be made (not root, no CAP_SYS_ADMIN). */
+static int enospc_child(const char *dir, int fd)
+{
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", dir, "tmpfs", 0, "size=128k") != 0)
+        return 77;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/c.h5", dir);
+    wg_model *small = make_mlp(41), *big = wg_lenet5(10, WG_INIT_DEFAULT, 42);
+    if (wg_checkpoint_save(path, small, NULL, NULL) != WG_OK)
+        return 13;
+    wg_status s = wg_checkpoint_save(path, big, NULL, NULL);
+    char line[1400];
+    int len = snprintf(line, sizeof line, "  %-34s %-10s %s\n", "ENOSPC (128 KiB tmpfs)",
+                       s == WG_OK ? "OK" : wg_strerror(s), s ? wg_last_error() : "");
+    if (write(fd, line, (size_t)len) != len)
+        return 13;
+    if (s == WG_OK)
+        return 11;
+    if (s != WG_EIO || !strstr(wg_last_error(), path) ||
+        !strstr(wg_last_error(), "No space left on device"))
+        return 12;
+    wg_model *back = make_mlp(43);
+    bool intact = wg_checkpoint_load(path, back, NULL, NULL, true, NULL) == WG_OK &&
+                  values_equal(back, wg_params_values(wg_model_params(small)));
+    return !intact ? 14 : count_tmp(dir) != 0 ? 15 : 10;
+}
+
 static void test_save_errors(void)
 {
     printf("== failed saves\n");
@@ -1645,6 +1685,37 @@ static void test_save_errors(void)
         expect_intact("RLIMIT_FSIZE", path, va);
         CHECK(count_tmp(g_dir) == 0, "RLIMIT_FSIZE %llu: temporary file left behind",
               (unsigned long long)limits[i]);
+    }
+
+    /* a real full disk, where the system allows a mount */
+    {
+        char full[1100];
+        in_dir("full", full, sizeof full);
+        CHECK(mkdir(full, 0755) == 0, "mkdir");
+        int fds[2];
+        CHECK(pipe(fds) == 0, "pipe");
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(fds[0]);
+            _exit(enospc_child(full, fds[1]));
+        }
+        close(fds[1]);
+        char line[1400];
+        ssize_t got = read(fds[0], line, sizeof line - 1);
+        close(fds[0]);
+        if (got > 0)
+            fwrite(line, 1, (size_t)got, stdout);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+            printf("  ENOSPC: cannot mount a tmpfs here (needs root), skipped\n");
+        else
+            CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 10,
+                  "ENOSPC: child status %#x (10: WG_EIO and intact, 11: saved, 12: another "
+                  "error, 14: the previous file damaged, 15: a temporary file left)",
+                  status);
+        rmdir(full);
     }
 
     /* a stale temporary file of a killed save is removed by the next save,
