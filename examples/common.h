@@ -83,6 +83,7 @@ typedef struct ex_config {
     long limit;           /**< --limit N: use only the first N training and test images (0: all) */
     int patience;         /**< --patience N: early stopping after N epochs without a better
                                validation loss, keeping the best epoch's parameters (0: off) */
+    const char *program;  /**< the program's name for messages (set by ex_parse_args()) */
     char out_buf[256];    /**< storage for the default out_dir */
 } ex_config;
 
@@ -129,6 +130,12 @@ int ex_parse_args(int argc, char **argv, const ex_program *prog, ex_config *cfg)
 
 /** Prints the usage of `prog` (with the defaults in `cfg`) to `f`. */
 void ex_print_usage(FILE *f, const ex_program *prog, const ex_config *cfg);
+
+/** For a bad command line found after ex_parse_args(): prints
+ *  "prog: reason", a blank line and the usage to stderr, as the parser
+ *  does, and returns 2 (the exit status). */
+int ex_usage_error(const ex_program *prog, const ex_config *cfg, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /** What --summary does, right after a program builds its model: prints
  *  wg_model_summary() of `m` for an input of shape `input` (batch 1, so

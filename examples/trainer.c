@@ -58,7 +58,7 @@ int ex_parse_schedule(const char *name, int epochs, wg_schedule *s)
     else if (strcmp(name, "none") == 0)
         *s = (wg_schedule){ .kind = WG_SCHED_CONSTANT };
     else
-        return -1;
+        return ex_fail("unknown schedule '%s' (cosine, step, none)", name);
     return 0;
 }
 
@@ -67,10 +67,11 @@ int ex_load_data(const ex_config *cfg, int64_t n_val, wg_dataset *all, wg_datase
 {
     memset(all, 0, sizeof *all);
     memset(test, 0, sizeof *test);
+    const char *who = cfg->program ? cfg->program : "error";
     if (wg_mnist_load(cfg->data_dir, true, all) != WG_OK ||
         wg_mnist_load(cfg->data_dir, false, test) != WG_OK) {
-        fprintf(stderr, "error: %s\n(install Debian's dataset-fashion-mnist, or point --data or "
-                "WG_DATA_DIR at an MNIST-format directory)\n", wg_last_error());
+        fprintf(stderr, "%s: %s\n(install Debian's dataset-fashion-mnist, or point --data or "
+                "WG_DATA_DIR at an MNIST-format directory)\n", who, wg_last_error());
         wg_dataset_free(all);
         return -1;
     }
@@ -82,8 +83,11 @@ int ex_load_data(const ex_config *cfg, int64_t n_val, wg_dataset *all, wg_datase
     }
     if (n_val >= all->count)
         n_val = all->count / 10;
-    if (wg_dataset_split(all, n_val, cfg->seed, train, val) != WG_OK) {
-        fprintf(stderr, "error: %s\n", wg_last_error());
+    const char *why = wg_dataset_split(all, n_val, cfg->seed, train, val) != WG_OK ? wg_last_error()
+                      : ex_mkdir_p(cfg->out_dir) != 0                                ? ex_last_error()
+                                                                                     : NULL;
+    if (why) {
+        fprintf(stderr, "%s: %s\n", who, why);
         wg_dataset_free(all);
         wg_dataset_free(test);
         return -1;
