@@ -17,6 +17,9 @@ static char last_error[512];
 
 const char *ex_last_error(void) { return last_error; }
 
+static const char *g_program = "error";
+const char *ex_program_name(void) { return g_program; }
+
 int ex_fail(const char *fmt, ...)
 {
     va_list ap;
@@ -331,7 +334,7 @@ int ex_parse_args(int argc, char **argv, const ex_program *prog, ex_config *cfg)
         return ex_usage_error(prog, cfg, "%s", last_error);
     }
     default_out(prog, cfg);
-    cfg->program = prog->name;
+    g_program = prog->name;
     return EX_RUN;
 }
 

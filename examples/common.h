@@ -31,6 +31,10 @@
 
 /* ------------------------------------------------------------ errors */
 
+/** The program's name for messages ("train_lenet"), from the last
+ *  ex_parse_args(); "error" before. */
+const char *ex_program_name(void);
+
 /** The reason the last failing ex_ call gave (an empty string if none). */
 const char *ex_last_error(void);
 
@@ -83,7 +87,6 @@ typedef struct ex_config {
     long limit;           /**< --limit N: use only the first N training and test images (0: all) */
     int patience;         /**< --patience N: early stopping after N epochs without a better
                                validation loss, keeping the best epoch's parameters (0: off) */
-    const char *program;  /**< the program's name for messages (set by ex_parse_args()) */
     char out_buf[256];    /**< storage for the default out_dir */
 } ex_config;
 

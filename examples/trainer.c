@@ -67,7 +67,7 @@ int ex_load_data(const ex_config *cfg, int64_t n_val, wg_dataset *all, wg_datase
 {
     memset(all, 0, sizeof *all);
     memset(test, 0, sizeof *test);
-    const char *who = cfg->program ? cfg->program : "error";
+    const char *who = ex_program_name();
     if (wg_mnist_load(cfg->data_dir, true, all) != WG_OK ||
         wg_mnist_load(cfg->data_dir, false, test) != WG_OK) {
         fprintf(stderr, "%s: %s\n(install Debian's dataset-fashion-mnist, or point --data or "
@@ -177,7 +177,7 @@ int ex_evaluate(wg_model *m, const wg_dataset *d, ex_task task, int batch, int *
     int64_t *idx = malloc(sizeof(int64_t) * (size_t)batch);
     wg_tape *tape = wg_tape_new();
     if (!x || !y || !idx || !tape) {
-        fprintf(stderr, "error: out of memory in evaluation\n");
+        fprintf(stderr, "%s: out of memory in evaluation\n", ex_program_name());
         free(x), free(y), free(idx), wg_tape_free(tape);
         return -1;
     }
@@ -196,7 +196,7 @@ int ex_evaluate(wg_model *m, const wg_dataset *d, ex_task task, int batch, int *
         wg_tensor *l = batch_loss(tape, m, task, x, WG_SHAPE(n, d->channels, d->rows, d->cols),
                                   task == EX_CLASSIFY ? y : NULL, &out);
         if (wg_tape_status(tape) != WG_OK) {
-            fprintf(stderr, "error: evaluation: %s\n", wg_tape_error(tape));
+            fprintf(stderr, "%s: evaluation: %s\n", ex_program_name(), wg_tape_error(tape));
             rc = -1;
             break;
         }

@@ -35,15 +35,16 @@ fail() {
     sed 's/^/    stderr: /' "$work/err" | head -n 4
 }
 
-# run PROG WANT_STATUS NEEDLE ARGS...: runs in a fresh empty directory
-run() {
+# run_cmd PROG WANT_STATUS NEEDLE COMMAND...: runs COMMAND (PROG, or a
+# wrapper that execs it) in a fresh empty directory and checks the above
+run_cmd() {
     prog=$1 want=$2 needle=$3
     shift 3
     runs=$((runs + 1))
     rm -rf "$work/cwd" && mkdir "$work/cwd" || exit 99
-    (cd "$work/cwd" && exec timeout 60 "$bindir/$prog" "$@") < /dev/null > "$work/out" 2> "$work/err"
+    (cd "$work/cwd" && exec timeout 60 "$@") < /dev/null > "$work/out" 2> "$work/err"
     rc=$?
-    what="$prog $*"
+    what="$prog ${*#"$bindir/$prog"}"
     if [ "$rc" -ge 128 ] || [ "$rc" -eq 124 ]; then
         fail "$what: killed or timed out (status $rc)"
         return
@@ -61,14 +62,22 @@ run() {
             fail "$what: --help must print the usage to stdout only"
         return
     fi
-    head -n 1 "$work/err" | grep -q "^$prog: " ||
-        fail "$what: the first line of stderr does not start with '$prog: '"
-    grep -q -F -- "$needle" "$work/err" ||
-        fail "$what: stderr does not name '$needle'"
+    # while running, the error may follow progress lines
+    grep "^$prog: " "$work/err" | grep -q -F -- "$needle" ||
+        fail "$what: no line of stderr starts with '$prog: ' and says '$needle'"
     if [ "$want" -eq 2 ]; then
+        head -n 1 "$work/err" | grep -q "^$prog: " ||
+            fail "$what: the first line of stderr does not start with '$prog: '"
         grep -q '^usage: ' "$work/err" || fail "$what: no usage text on stderr"
         [ ! -s "$work/out" ] || fail "$what: wrote to stdout"
     fi
+}
+
+# run PROG WANT_STATUS NEEDLE ARGS...: the example itself
+run() {
+    prog=$1 want=$2 needle=$3
+    shift 3
+    run_cmd "$prog" "$want" "$needle" "$bindir/$prog" "$@"
 }
 
 # the options PROG's --help lists, as "--name METAVAR" lines (METAVAR
@@ -183,6 +192,96 @@ for p in train_lenet train_mlp train_autoencoder custom_model finetune feature_m
     run "$p" 1 "$nodata/" --data "$nodata"
 done
 run evaluate 1 "$nodata/" "$fixture" --data "$nodata"
+
+# ------------------------------------------------------ while running
+# Failures after a run has started, on a tiny MNIST-format set (200
+# training and 100 test images of noise, labels 0-9 in turn) so that a
+# run takes a fraction of a second: unwritable outputs, a full disk, bad
+# checkpoints. Status 1 and "PROG: " with the reason; outputs go to
+# $work/run-*, so the working directory must stay empty.
+
+# idx FILE MAGIC COUNT [ROWS COLS]: an IDX header and COUNT items of
+# random pixels (images) or the labels 0, 1, ..., 9, 0, ... (labels)
+be32() { printf "\\$(printf %03o $(($1 >> 24 & 255)))\\$(printf %03o $(($1 >> 16 & 255)))"; printf "\\$(printf %03o $(($1 >> 8 & 255)))\\$(printf %03o $(($1 & 255)))"; }
+idx() {
+    {
+        be32 "$2" && be32 "$3"
+        if [ $# -eq 5 ]; then
+            be32 "$4" && be32 "$5" && head -c $(($3 * $4 * $5)) /dev/urandom
+        else
+            i=0
+            while [ $i -lt "$3" ]; do printf "\\$(printf %03o $((i % 10)))"; i=$((i + 1)); done
+        fi
+    } > "$1"
+}
+fake=$work/fake-mnist
+mkdir "$fake" || exit 99
+idx "$fake/train-images-idx3-ubyte" 2051 200 28 28
+idx "$fake/train-labels-idx1-ubyte" 2049 200
+idx "$fake/t10k-images-idx3-ubyte" 2051 100 28 28
+idx "$fake/t10k-labels-idx1-ubyte" 2049 100
+q="--data $fake --epochs 1 --batch 10"
+# a good run first: its checkpoint is the LeNet-5 some cases need
+(cd "$work" && "$bindir/train_lenet" $q --out "$work/run-ok" > /dev/null 2>&1) &&
+    [ -f "$work/run-ok/checkpoint.h5" ] || {
+    echo "examples_cli: train_lenet on the tiny set failed; cannot test failures while running" >&2
+    exit 99
+}
+ck=$work/run-ok/checkpoint.h5
+printf 'not a checkpoint\n' > "$work/text"
+: > "$work/empty.h5"
+head -c 5000 "$ck" > "$work/cut.h5"
+
+run train_lenet 1 "cannot create directory '/proc/x'" $q --out /proc/x
+run train_lenet 1 "'$work/text' exists and is not a directory" $q --out "$work/text"
+run train_lenet 1 "checkpoint_save: $work/nodir/x.h5: directory $work/nodir: No such file or directory" \
+    $q --out "$work/run-1" --save "$work/nodir/x.h5"
+run train_lenet 1 "checkpoint_save: $work is a directory" $q --out "$work/run-2" --save "$work"
+# a file-size limit of 20 blocks (10 KB in dash, 20 KB in bash): the
+# checkpoint (250 KB) cannot be written, and SIGXFSZ is ignored
+run_cmd train_lenet 1 "writing failed (File too large)" \
+    sh -c 'ulimit -f 20 && exec "$@"' sh "$bindir/train_lenet" $q --out "$work/run-3"
+run train_lenet 1 "cannot resume: checkpoint_load: $work/no.h5: cannot open" $q --out "$work/run-4" \
+    --resume "$work/no.h5"
+run train_lenet 1 "checkpoint of another architecture" $q --out "$work/run-5" --resume "$fixture"
+run evaluate 1 "checkpoint_load_model: $work/no.h5: cannot open" "$work/no.h5" --data "$fake"
+run evaluate 1 "checkpoint_load_model: $work/empty.h5: empty file" "$work/empty.h5" --data "$fake"
+run evaluate 1 "$work/text: not a wengert checkpoint or HDF5 file" "$work/text" --data "$fake"
+run evaluate 1 "$work/cut.h5: truncated or extended" "$work/cut.h5" --data "$fake"
+run evaluate 1 "evaluation: matmul_nt: [100 x 784] @ [3 x 4]" "$fixture" --data "$fake"
+run evaluate 1 "cannot write /proc/x/l.csv" "$ck" --data "$fake" --logits /proc/x/l.csv
+run feature_maps 1 "the checkpoint is not a LeNet-5" --data "$fake" --checkpoint "$fixture" \
+    --out "$work/run-6"
+run feature_maps 1 "$work/text: not a wengert checkpoint or HDF5 file" --data "$fake" \
+    --checkpoint "$work/text" --out "$work/run-7"
+run finetune 1 "checkpoint_load: $work/no.h5: cannot open" --data "$fake" --per-class 5 \
+    --pretrained "$work/no.h5" --out "$work/run-8"
+run finetune 1 "no parameter matches the model" --data "$fake" --per-class 5 \
+    --pretrained "$fixture" --out "$work/run-9"
+
+# read-only and full file systems: as root, a tmpfs mounted read-only, or
+# of 128 KiB, in a private mount namespace; as another user, a directory
+# without write permission (the full disk is then not tested)
+mnt=$work/mnt
+mkdir "$mnt" || exit 99
+if [ "$(id -u)" -eq 0 ] && unshare -m true 2> /dev/null; then
+    # sh -c "$on_tmpfs" OPTIONS DIR COMMAND...: COMMAND with a tmpfs on DIR
+    on_tmpfs='mount --make-rprivate / && mount -t tmpfs -o "$0" tmpfs "$1" && shift && exec "$@"'
+    run_cmd train_lenet 1 "cannot create directory '$mnt/sub': $mnt/sub: Read-only file system" \
+        unshare -m sh -c "$on_tmpfs" ro "$mnt" "$bindir/train_lenet" $q --out "$mnt/sub"
+    run_cmd train_lenet 1 "cannot open '$mnt/metrics.csv' for writing: Read-only file system" \
+        unshare -m sh -c "$on_tmpfs" ro "$mnt" "$bindir/train_lenet" $q --out "$mnt"
+    run_cmd train_lenet 1 "checkpoint_save: $mnt/checkpoint.h5: writing failed (No space left on device)" \
+        unshare -m sh -c "$on_tmpfs" size=128k "$mnt" "$bindir/train_lenet" $q --out "$mnt"
+else
+    chmod 555 "$mnt"
+    run train_lenet 1 "cannot create directory '$mnt/sub': $mnt/sub: Permission denied" $q \
+        --out "$mnt/sub"
+    run train_lenet 1 "cannot open '$mnt/metrics.csv' for writing: Permission denied" $q \
+        --out "$mnt"
+    chmod 755 "$mnt"
+    echo "examples_cli: not root: the full disk (a small tmpfs) is not tested"
+fi
 
 echo "$runs runs, $failed failed"
 [ "$failed" -eq 0 ]
