@@ -203,9 +203,10 @@ static uint32_t lookup3(const unsigned char *k, size_t length)
 
 /* H5Fget_file_image (libhdf5 1.10) clears the "open for writing" flag in
  * the copy's superblock, as a closed file has it, but keeps the checksum
- * of the flagged superblock, so the copy would not open. Recomputes it
- * for a version 2 or 3 superblock (what H5F_LIBVER_V110 writes): the
- * signature, version, sizes, flags and four addresses, then the checksum. */
+ * of the flagged superblock, so the copy would not open. Clears the flags
+ * (whatever the library version did) and recomputes the checksum, for a
+ * version 2 or 3 superblock (what H5F_LIBVER_V110 writes): the signature,
+ * version, sizes, flags and four addresses, then the checksum. */
 static bool fix_superblock(unsigned char *img, size_t n)
 {
     static const unsigned char sig[8] = { 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n' };
@@ -214,6 +215,7 @@ static bool fix_superblock(unsigned char *img, size_t n)
     size_t len = 12 + 4 * (size_t)img[9];
     if (n < len + 4)
         return false;
+    img[11] = 0;
     uint32_t sum = lookup3(img, len);
     for (int i = 0; i < 4; i++)
         img[len + i] = (unsigned char)(sum >> (8 * i));
