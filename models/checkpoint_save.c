@@ -175,20 +175,16 @@ static uint32_t lookup3(const unsigned char *k, size_t length)
         length -= 12;
         k += 12;
     }
-    switch (length) { /* the last 1 to 12 bytes; every case falls through */
-    case 12: c += (uint32_t)k[11] << 24; /* fall through */
-    case 11: c += (uint32_t)k[10] << 16; /* fall through */
-    case 10: c += (uint32_t)k[9] << 8; /* fall through */
-    case 9: c += k[8]; /* fall through */
-    case 8: b += (uint32_t)k[7] << 24; /* fall through */
-    case 7: b += (uint32_t)k[6] << 16; /* fall through */
-    case 6: b += (uint32_t)k[5] << 8; /* fall through */
-    case 5: b += k[4]; /* fall through */
-    case 4: a += (uint32_t)k[3] << 24; /* fall through */
-    case 3: a += (uint32_t)k[2] << 16; /* fall through */
-    case 2: a += (uint32_t)k[1] << 8; /* fall through */
-    case 1: a += k[0]; break;
-    case 0: return c;
+    if (length == 0)
+        return c;
+    for (size_t i = 0; i < length; i++) { /* the last 1 to 12 bytes, into a, b, c */
+        uint32_t v = (uint32_t)k[i] << (8 * (i % 4));
+        if (i < 4)
+            a += v;
+        else if (i < 8)
+            b += v;
+        else
+            c += v;
     }
     c ^= b, c -= ROT(b, 14);
     a ^= c, a -= ROT(c, 11);
