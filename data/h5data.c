@@ -3,6 +3,7 @@
  * counts) before any data is read, libhdf5 runs silenced so it never
  * prints, and every handle is closed on every path. */
 #include "internal.h"
+#include "../models/checkpoint.h"
 
 #include <errno.h>
 #include <hdf5.h>
@@ -153,22 +154,14 @@ static wg_status image_geometry(const h5_job *j, const hsize_t *dims, int rank, 
 }
 
 /* The dimensions are a claim; the file's stored bytes are a fact. Refuse
- * to allocate more than the storage could hold (compressed data may
- * expand, up to about 1032x for deflate), so a 2 KB file cannot ask for
- * gigabytes. */
+ * to allocate more than the storage could hold, so a 2 KB file cannot ask
+ * for gigabytes. */
 static wg_status check_stored(const h5_job *j, const char *name, hid_t ds, uint64_t bytes)
 {
-    hsize_t file_size = 0, stored = H5Dget_storage_size(ds);
-    hid_t dcpl = H5Dget_create_plist(ds);
-    int filters = dcpl < 0 ? -1 : H5Pget_nfilters(dcpl);
-    if (dcpl >= 0)
-        H5Pclose(dcpl);
-    if (H5Fget_filesize(j->file, &file_size) < 0 || filters < 0)
-        return fail(WG_EFORMAT, j, "'%s': cannot read its storage", name);
-    uint64_t limit = (uint64_t)(stored < file_size ? stored : file_size) * (filters ? 1032 : 1);
-    if (stored == 0 || bytes > limit)
+    uint64_t limit = wg_h5_decoded_max(j->file, ds);
+    if (limit == 0 || bytes > limit)
         return fail(WG_EFORMAT, j, "'%s' claims %llu bytes; the file stores %llu", name,
-                    (unsigned long long)bytes, (unsigned long long)stored);
+                    (unsigned long long)bytes, (unsigned long long)H5Dget_storage_size(ds));
     return WG_OK;
 }
 

@@ -17,6 +17,9 @@ static char last_error[512];
 
 const char *ex_last_error(void) { return last_error; }
 
+static const char *g_program = "error";
+const char *ex_program_name(void) { return g_program; }
+
 int ex_fail(const char *fmt, ...)
 {
     va_list ap;
@@ -325,6 +328,18 @@ static int parse(int argc, char **argv, const ex_program *prog, ex_config *cfg)
     return 0;
 }
 
+int ex_usage_error(const ex_program *prog, const ex_config *cfg, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prog->name);
+    vfprintf(stderr, fmt, ap);
+    fputs("\n\n", stderr);
+    va_end(ap);
+    ex_print_usage(stderr, prog, cfg);
+    return 2;
+}
+
 int ex_parse_args(int argc, char **argv, const ex_program *prog, ex_config *cfg)
 {
     if (join_ranks(prog->name) != 0)
@@ -341,13 +356,13 @@ int ex_parse_args(int argc, char **argv, const ex_program *prog, ex_config *cfg)
     saved_value saved[n > 0 ? n : 1];
     save_or_restore(prog->options, saved, n, false);
     if (parse(argc, argv, prog, cfg) != 0) {
-        fprintf(stderr, "%s: %s\n\n", prog->name, last_error);
+        /* the usage shows the defaults, not what was parsed before the error */
         *cfg = defaults;
         save_or_restore(prog->options, saved, n, true);
-        ex_print_usage(stderr, prog, cfg);
-        return 2;
+        return ex_usage_error(prog, cfg, "%s", last_error);
     }
     default_out(prog, cfg);
+    g_program = prog->name;
     return EX_RUN;
 }
 

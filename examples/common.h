@@ -31,6 +31,10 @@
 
 /* ------------------------------------------------------------ errors */
 
+/** The program's name for messages ("train_lenet"), from the last
+ *  ex_parse_args(); "error" before. */
+const char *ex_program_name(void);
+
 /** The reason the last failing ex_ call gave (an empty string if none). */
 const char *ex_last_error(void);
 
@@ -135,6 +139,12 @@ int ex_parse_args(int argc, char **argv, const ex_program *prog, ex_config *cfg)
 
 /** Prints the usage of `prog` (with the defaults in `cfg`) to `f`. */
 void ex_print_usage(FILE *f, const ex_program *prog, const ex_config *cfg);
+
+/** For a bad command line found after ex_parse_args(): prints
+ *  "prog: reason", a blank line and the usage to stderr, as the parser
+ *  does, and returns 2 (the exit status). */
+int ex_usage_error(const ex_program *prog, const ex_config *cfg, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /** What --summary does, right after a program builds its model: prints
  *  wg_model_summary() of `m` for an input of shape `input` (batch 1, so

@@ -65,10 +65,6 @@ int main(int argc, char **argv)
     if (rc != EX_RUN)
         return rc;
     ex_apply_threads(&cfg);
-    if (ex_mkdir_p(cfg.out_dir) != 0) {
-        fprintf(stderr, "custom_model: %s\n", ex_last_error());
-        return 1;
-    }
     wg_dataset all, train, val, test;
     if (ex_load_data(&cfg, 5000, &all, &train, &val, &test) != 0)
         return 1;

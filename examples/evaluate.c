@@ -72,11 +72,8 @@ int main(int argc, char **argv)
     int rc = ex_parse_args(argc, argv, &prog, &cfg);
     if (rc != EX_RUN)
         return rc;
-    if (!ckpt) {
-        fprintf(stderr, "evaluate: missing CHECKPOINT\n");
-        ex_print_usage(stderr, &prog, &cfg);
-        return 2;
-    }
+    if (!ckpt)
+        return ex_usage_error(&prog, &cfg, "missing CHECKPOINT");
     ex_apply_threads(&cfg);
     wg_model *m = wg_checkpoint_load_model(ckpt);
     if (!m) {

@@ -32,10 +32,6 @@ int main(int argc, char **argv)
     int rc = ex_parse_args(argc, argv, &prog, &cfg);
     if (rc != EX_RUN)
         return rc;
-    if (ex_mkdir_p(cfg.out_dir) != 0) {
-        fprintf(stderr, "feature_maps: %s\n", ex_last_error());
-        return 1;
-    }
     wg_dataset test;
     if (wg_mnist_load(cfg.data_dir, false, &test) != WG_OK) {
         fprintf(stderr, "feature_maps: %s\n", wg_last_error());
@@ -44,7 +40,14 @@ int main(int argc, char **argv)
     if (index >= test.count) {
         fprintf(stderr, "feature_maps: --image %d: the test set has %lld images\n", index,
                 (long long)test.count);
+        wg_dataset_free(&test);
         return 2;
+    }
+    /* after the data: a run that cannot start leaves nothing behind */
+    if (ex_mkdir_p(cfg.out_dir) != 0) {
+        fprintf(stderr, "feature_maps: %s\n", ex_last_error());
+        wg_dataset_free(&test);
+        return 1;
     }
     bool trained = access(ckpt, R_OK) == 0;
     wg_model *m = trained ? wg_checkpoint_load_model(ckpt) : wg_lenet5(10, WG_INIT_DEFAULT, cfg.seed);

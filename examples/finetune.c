@@ -104,14 +104,18 @@ int main(int argc, char **argv)
     if (cfg.summary) /* the model fine-tuned below (built here: pretraining would come first) */
         return ex_print_summary(wg_lenet5(5, WG_INIT_DEFAULT, cfg.seed + 1), WG_SHAPE(1, 1, 28, 28));
     ex_apply_threads(&cfg);
-    if (ex_mkdir_p(cfg.out_dir) != 0) {
-        fprintf(stderr, "finetune: %s\n", ex_last_error());
-        return 1;
-    }
     wg_dataset all = { 0 }, test = { 0 }, old_train = { 0 }, new_train = { 0 }, new_test = { 0 };
     if (wg_mnist_load(cfg.data_dir, true, &all) != WG_OK ||
         wg_mnist_load(cfg.data_dir, false, &test) != WG_OK) {
         fprintf(stderr, "finetune: %s\n", wg_last_error());
+        wg_dataset_free(&all);
+        return 1;
+    }
+    /* after the data: a run that cannot start leaves nothing behind */
+    if (ex_mkdir_p(cfg.out_dir) != 0) {
+        fprintf(stderr, "finetune: %s\n", ex_last_error());
+        wg_dataset_free(&all);
+        wg_dataset_free(&test);
         return 1;
     }
     if (cfg.limit > 0) { /* --limit: the first N training and test images */

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <wengert.h>
 
 #define CLASSES 3
@@ -16,10 +17,24 @@
 
 int main(int argc, char **argv)
 {
+    /* the command line as every example reads it: --help to stdout with
+     * status 0; a bad argument named on stderr, then the usage, status 2 */
+    static const char usage[] = "usage: spirals [STEPS]\n"
+                                "Separates three spirals with a small MLP; STEPS of gradient "
+                                "descent (0 to 100000000, default 2000).\n";
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
     char *end = NULL;
     long steps = argc > 1 ? strtol(argv[1], &end, 10) : 2000;
-    if (argc > 2 || (argc > 1 && (*end || end == argv[1])) || steps < 0 || steps > 100000000) {
-        fprintf(stderr, "usage: %s [steps >= 0]\n", argv[0]);
+    if (argc > 2) {
+        fprintf(stderr, "spirals: unexpected argument '%s'\n\n%s", argv[2], usage);
+        return 2;
+    }
+    if (argc > 1 && (*end || end == argv[1] || steps < 0 || steps > 100000000)) {
+        fprintf(stderr, "spirals: '%s' is not a step count (0 to 100000000)\n\n%s", argv[1],
+                usage);
         return 2;
     }
     /* the data: point i of class c on an arm of angle 4 r + 2 pi c / 3, noisy */

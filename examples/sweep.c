@@ -17,21 +17,25 @@
 
 enum { MAX_VALUES = 16, MAX_RUNS = 4096 };
 
-/* "0.1,0.5" -> {0.1, 0.5}; returns the count or -1. */
-static int parse_list(const char *s, double *out, double lo, double hi)
+/* "0.1,0.5" -> {0.1, 0.5}: the values of option --`opt`, each in [lo, hi];
+ * returns the count, or -1 with the bad token named in ex_last_error() */
+static int parse_list(const char *opt, const char *s, double *out, double lo, double hi)
 {
     int n = 0;
     while (s && *s) {
         char *end;
         double v = strtod(s, &end);
-        if (end == s || n == MAX_VALUES || !(v >= lo && v <= hi))
-            return -1;
+        size_t len = strcspn(s, ",");
+        if (end == s || (*end && *end != ','))
+            return ex_fail("--%s: '%.*s' is not a number", opt, (int)len, s);
+        if (!(v >= lo && v <= hi))
+            return ex_fail("--%s: %g is out of range (%g to %g)", opt, v, lo, hi);
+        if (n == MAX_VALUES)
+            return ex_fail("--%s: more than %d values", opt, MAX_VALUES);
         out[n++] = v;
         s = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',')
-            return -1;
     }
-    return n > 0 ? n : -1;
+    return n > 0 ? n : ex_fail("--%s: no values", opt);
 }
 
 static int parse_acts(const char *s, wg_activation *out)
@@ -40,12 +44,13 @@ static int parse_acts(const char *s, wg_activation *out)
     char buf[256];
     snprintf(buf, sizeof buf, "%s", s);
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        if (n == MAX_VALUES || wg_activation_parse(tok, &out[n]) != WG_OK ||
-            out[n] == WG_ACT_NONE)
-            return -1;
+        if (n == MAX_VALUES)
+            return ex_fail("--activations: more than %d values", MAX_VALUES);
+        if (wg_activation_parse(tok, &out[n]) != WG_OK || out[n] == WG_ACT_NONE)
+            return ex_fail("--activations: unknown activation '%s' (sigmoid, tanh, relu)", tok);
         n++;
     }
-    return n > 0 ? n : -1;
+    return n > 0 ? n : ex_fail("--activations: no values");
 }
 
 typedef struct {
@@ -88,24 +93,17 @@ int main(int argc, char **argv)
         return rc;
     double lr_v[MAX_VALUES], hid_v[MAX_VALUES], drop_v[MAX_VALUES], batch_v[MAX_VALUES];
     wg_activation act_v[MAX_VALUES];
-    int n_lr = parse_list(lrs, lr_v, 1e-9, 100), n_hid = parse_list(hiddens, hid_v, 1, 65536);
-    int n_drop = parse_list(drops, drop_v, 0, 0.95), n_batch = parse_list(batches, batch_v, 1, 65536);
-    int n_act = parse_acts(acts, act_v);
-    if (n_lr < 0 || n_hid < 0 || n_drop < 0 || n_batch < 0 || n_act < 0) {
-        fprintf(stderr, "sweep: bad list in --%s\n", n_lr < 0 ? "lrs" : n_hid < 0 ? "hiddens"
-                : n_drop < 0 ? "dropouts" : n_batch < 0 ? "batches" : "activations");
-        return 2;
-    }
+    int n_lr, n_hid, n_drop, n_batch, n_act;
+    if ((n_lr = parse_list("lrs", lrs, lr_v, 1e-9, 100)) < 0 ||
+        (n_hid = parse_list("hiddens", hiddens, hid_v, 1, 65536)) < 0 ||
+        (n_drop = parse_list("dropouts", drops, drop_v, 0, 0.95)) < 0 ||
+        (n_batch = parse_list("batches", batches, batch_v, 1, 65536)) < 0 ||
+        (n_act = parse_acts(acts, act_v)) < 0)
+        return ex_usage_error(&prog, &cfg, "%s", ex_last_error());
     long total = (long)n_lr * n_hid * n_act * n_drop * n_batch * repeats;
-    if (total > MAX_RUNS) {
-        fprintf(stderr, "sweep: %ld runs is too many (at most %d)\n", total, MAX_RUNS);
-        return 2;
-    }
+    if (total > MAX_RUNS)
+        return ex_usage_error(&prog, &cfg, "%ld runs is too many (at most %d)", total, MAX_RUNS);
     ex_apply_threads(&cfg);
-    if (ex_mkdir_p(cfg.out_dir) != 0) {
-        fprintf(stderr, "sweep: %s\n", ex_last_error());
-        return 1;
-    }
     wg_dataset all, train, val, test;
     if (ex_load_data(&cfg, n_val, &all, &train, &val, &test) != 0)
         return 1;

@@ -32,16 +32,9 @@ int main(int argc, char **argv)
     if (rc != EX_RUN)
         return rc;
     wg_schedule sched;
-    if (ex_parse_schedule(schedule, cfg.epochs, &sched) != 0) {
-        fprintf(stderr, "train_lenet: unknown schedule '%s' (cosine, step, none)\n", schedule);
-        ex_print_usage(stderr, &prog, &cfg);
-        return 2;
-    }
+    if (ex_parse_schedule(schedule, cfg.epochs, &sched) != 0)
+        return ex_usage_error(&prog, &cfg, "%s", ex_last_error());
     ex_apply_threads(&cfg);
-    if (ex_mkdir_p(cfg.out_dir) != 0) {
-        fprintf(stderr, "train_lenet: %s\n", ex_last_error());
-        return 1;
-    }
     wg_dataset all, train, val, test;
     if (ex_load_data(&cfg, n_val, &all, &train, &val, &test) != 0)
         return 1;

@@ -253,21 +253,11 @@ int main(int argc, char **argv)
     int rc = ex_parse_args(argc, argv, &prog, &s.cfg);
     if (rc != EX_RUN)
         return rc;
-    if (wg_activation_parse(act, &s.act) != WG_OK || s.act == WG_ACT_NONE) {
-        fprintf(stderr, "train_mlp: unknown activation '%s' (sigmoid, tanh, relu)\n", act);
-        ex_print_usage(stderr, &prog, &s.cfg);
-        return 2;
-    }
-    if (ex_parse_schedule(schedule, s.cfg.epochs, &s.sched) != 0) {
-        fprintf(stderr, "train_mlp: unknown schedule '%s' (cosine, step, none)\n", schedule);
-        ex_print_usage(stderr, &prog, &s.cfg);
-        return 2;
-    }
+    if (wg_activation_parse(act, &s.act) != WG_OK || s.act == WG_ACT_NONE)
+        return ex_usage_error(&prog, &s.cfg, "unknown activation '%s' (sigmoid, tanh, relu)", act);
+    if (ex_parse_schedule(schedule, s.cfg.epochs, &s.sched) != 0)
+        return ex_usage_error(&prog, &s.cfg, "%s", ex_last_error());
     ex_apply_threads(&s.cfg);
-    if (ex_mkdir_p(s.cfg.out_dir) != 0) {
-        fprintf(stderr, "train_mlp: %s\n", ex_last_error());
-        return 1;
-    }
     wg_dataset all;
     if (ex_load_data(&s.cfg, s.n_val, &all, &s.train, &s.val, &s.test) != 0)
         return 1;

@@ -58,7 +58,7 @@ int ex_parse_schedule(const char *name, int epochs, wg_schedule *s)
     else if (strcmp(name, "none") == 0)
         *s = (wg_schedule){ .kind = WG_SCHED_CONSTANT };
     else
-        return -1;
+        return ex_fail("unknown schedule '%s' (cosine, step, none)", name);
     return 0;
 }
 
@@ -67,10 +67,11 @@ static int load_data(const ex_config *cfg, int64_t n_val, wg_dataset *all, wg_da
 {
     memset(all, 0, sizeof *all);
     memset(test, 0, sizeof *test);
+    const char *who = ex_program_name();
     if (wg_mnist_load(cfg->data_dir, true, all) != WG_OK ||
         wg_mnist_load(cfg->data_dir, false, test) != WG_OK) {
-        fprintf(stderr, "error: %s\n(install Debian's dataset-fashion-mnist, or point --data or "
-                "WG_DATA_DIR at an MNIST-format directory)\n", wg_last_error());
+        fprintf(stderr, "%s: %s\n(install Debian's dataset-fashion-mnist, or point --data or "
+                "WG_DATA_DIR at an MNIST-format directory)\n", who, wg_last_error());
         wg_dataset_free(all);
         return -1;
     }
@@ -82,8 +83,11 @@ static int load_data(const ex_config *cfg, int64_t n_val, wg_dataset *all, wg_da
     }
     if (n_val >= all->count)
         n_val = all->count / 10;
-    if (wg_dataset_split(all, n_val, cfg->seed, train, val) != WG_OK) {
-        fprintf(stderr, "error: %s\n", wg_last_error());
+    const char *why = wg_dataset_split(all, n_val, cfg->seed, train, val) != WG_OK ? wg_last_error()
+                      : ex_mkdir_p(cfg->out_dir) != 0                                ? ex_last_error()
+                                                                                     : NULL;
+    if (why) {
+        fprintf(stderr, "%s: %s\n", who, why);
         wg_dataset_free(all);
         wg_dataset_free(test);
         return -1;
@@ -227,7 +231,7 @@ int ex_evaluate(wg_model *m, const wg_dataset *d, ex_task task, int batch, int *
     wg_dist_shard(d->count, &first, &count);
     int rc = 0;
     if (!x || !y || !idx || !tape) {
-        fprintf(stderr, "error: out of memory in evaluation\n");
+        fprintf(stderr, "%s: out of memory in evaluation\n", ex_program_name());
         rc = -1;
         count = 0;
     }
@@ -245,7 +249,7 @@ int ex_evaluate(wg_model *m, const wg_dataset *d, ex_task task, int batch, int *
         wg_tensor *l = batch_loss(tape, m, task, x, WG_SHAPE(n, d->channels, d->rows, d->cols),
                                   task == EX_CLASSIFY ? y : NULL, &out);
         if (wg_tape_status(tape) != WG_OK) {
-            fprintf(stderr, "error: evaluation: %s\n", wg_tape_error(tape));
+            fprintf(stderr, "%s: evaluation: %s\n", ex_program_name(), wg_tape_error(tape));
             rc = -1;
             break;
         }

@@ -80,14 +80,16 @@ void ex_trainer_free(ex_trainer *t);
 int ex_report_classifier(const ex_trainer *t, const wg_dataset *test, const char *csv_path,
                          const char *curves_title, const char *confusion_title);
 
-/** Loads Fashion-MNIST (or any MNIST-format directory) from cfg->data_dir
- *  and holds out the last `n_val` shuffled training images for
- *  validation. Prints the reason and returns -1 on failure. */
+/** Loads Fashion-MNIST (or any MNIST-format directory) from cfg->data_dir,
+ *  holds out the last `n_val` shuffled training images for validation,
+ *  then creates cfg->out_dir: after the data, so that a run that cannot
+ *  start leaves nothing behind. Prints the reason ("program: ...") and
+ *  returns -1, with nothing left to free, on failure. */
 int ex_load_data(const ex_config *cfg, int64_t n_val, wg_dataset *all, wg_dataset *train,
                  wg_dataset *val, wg_dataset *test);
 
 /** Parses a schedule name for a run of `epochs` epochs: "cosine" (to 0
- *  over the run), "step" (x0.1 every 5 epochs) or "none". -1 if unknown. */
+ *  over the run), "step" (x0.1 every 5 epochs) or "none". -1 if unknown (the reason in ex_last_error()). */
 int ex_parse_schedule(const char *name, int epochs, wg_schedule *s);
 #define EX_SCHEDULE_HELP "learning-rate schedule per epoch: cosine, step (x0.1 every 5), none"
 

@@ -49,5 +49,9 @@ WG_INTERNAL herr_t wg_h5_write_real(hid_t file, const char *path, const wg_real 
 WG_INTERNAL herr_t wg_h5_read_real(hid_t file, const char *path, wg_real *v, const wg_shape *shape);
 /* The shape of a dataset; < 0 if it is missing or not a float array. */
 WG_INTERNAL herr_t wg_h5_shape(hid_t file, const char *path, wg_shape *shape);
+/* The most bytes the data set `ds` of `file` can decode to: its storage,
+ * which a file cannot fake beyond its own size, times the most a filter
+ * may expand it. Its dimensions are only a claim; 0 if unknown. */
+WG_INTERNAL uint64_t wg_h5_decoded_max(hid_t file, hid_t ds);
 
 #endif

@@ -384,3 +384,25 @@ herr_t wg_h5_read_real(hid_t file, const char *path, wg_real *v, const wg_shape 
     H5Dclose(d);
     return r;
 }
+
+uint64_t wg_h5_decoded_max(hid_t file, hid_t ds)
+{
+    hsize_t file_size = 0, stored = H5Dget_storage_size(ds);
+    hid_t dcpl = H5Dget_create_plist(ds);
+    int filters = dcpl < 0 ? -1 : H5Pget_nfilters(dcpl);
+    bool expands = false;
+    for (int i = 0; i < filters; i++) {
+        unsigned flags;
+        size_t nvals = 0;
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nvals, NULL, 0, NULL, NULL);
+        /* checksums and byte shuffling keep the size; anything else may
+         * have compressed, and deflate expands up to about 1032x */
+        if (id != H5Z_FILTER_FLETCHER32 && id != H5Z_FILTER_SHUFFLE)
+            expands = true;
+    }
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (filters < 0 || H5Fget_filesize(file, &file_size) < 0)
+        return 0;
+    return (uint64_t)(stored < file_size ? stored : file_size) * (expands ? 1032 : 1);
+}

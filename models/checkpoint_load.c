@@ -4,6 +4,7 @@
  * the training state, so a failed load changes nothing. */
 #include "checkpoint.h"
 #include "../optim/optim.h"
+#include "models.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -361,18 +362,83 @@ wg_status wg_checkpoint_load(const char *path, wg_model *m, wg_optim *opt, wg_tr
     return s;
 }
 
+/* The message of the call that just failed as checkpoint_load_model's:
+ * its own "name: " prefix replaced, and the path added unless the message
+ * names it already. */
+static void as_load_model_error(const char *path)
+{
+    const char *msg = wg_last_error(), *colon = strstr(msg, ": ");
+    const char *rest = colon ? colon + 2 : msg;
+    if (!path || strncmp(rest, path, strlen(path)) == 0)
+        wg_set_last_error(WG_EFORMAT, "checkpoint_load_model: %s", rest);
+    else
+        wg_set_last_error(WG_EFORMAT, "checkpoint_load_model: %s: %s", path, rest);
+}
+
+/* adds up how many values the float data sets below /model can decode to */
+static herr_t capacity_cb(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)info;
+    uint64_t *values = data;
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+    if (d < 0)
+        return 0; /* a group */
+    hid_t t = H5Dget_type(d);
+    size_t size = t >= 0 && H5Tget_class(t) == H5T_FLOAT ? H5Tget_size(t) : 0;
+    if (size > 0) {
+        hid_t f = H5Iget_file_id(d);
+        *values += wg_h5_decoded_max(f, d) / size;
+        H5Fclose(f);
+    }
+    if (t >= 0)
+        H5Tclose(t);
+    H5Dclose(d);
+    return 0;
+}
+
+/* The most parameter values the file's /model can hold; 0 if unreadable. */
+static uint64_t file_capacity(const char *path)
+{
+    uint64_t values = 0;
+    H5E_BEGIN_TRY
+    {
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        hid_t g = f < 0 ? -1 : H5Gopen2(f, "/model", H5P_DEFAULT);
+        if (g < 0 || H5Lvisit(g, H5_INDEX_NAME, H5_ITER_INC, capacity_cb, &values) < 0)
+            values = 0;
+        if (g >= 0)
+            H5Gclose(g);
+        if (f >= 0)
+            H5Fclose(f);
+    }
+    H5E_END_TRY;
+    return values;
+}
+
 wg_model *wg_checkpoint_load_model(const char *path)
 {
     char arch[1024];
     if (wg_checkpoint_inspect(path, NULL, NULL, arch, sizeof arch) != WG_OK) {
-        /* say which call failed, not the helper's name */
-        const char *msg = wg_last_error(), *colon = strstr(msg, ": ");
-        wg_set_last_error(WG_EFORMAT, "checkpoint_load_model%s", colon ? colon : msg);
+        as_load_model_error(path);
+        return NULL;
+    }
+    /* the architecture is a claim: a few kilobytes of file must not make
+     * us allocate gigabytes for a model they cannot fill */
+    int64_t need;
+    if (wg_model_json_numel(arch, &need) != WG_OK) {
+        as_load_model_error(path);
+        return NULL;
+    }
+    uint64_t have = file_capacity(path);
+    if ((uint64_t)need > have) {
+        wg_set_last_error(WG_EFORMAT, "checkpoint_load_model: %s: the architecture %s has %lld "
+                          "parameters; the file's /model holds at most %llu values",
+                          path, arch, (long long)need, (unsigned long long)have);
         return NULL;
     }
     wg_model *m = wg_model_from_json(arch, 0);
     if (!m) {
-        wg_set_last_error(WG_EFORMAT, "checkpoint_load_model: %s: %s", path, wg_last_error());
+        as_load_model_error(path);
         return NULL;
     }
     if (wg_checkpoint_load(path, m, NULL, NULL, true, NULL) != WG_OK) {

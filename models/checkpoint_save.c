@@ -1,7 +1,13 @@
 /* Saving a checkpoint, crash-safe: everything is written to a temporary
  * file beside the target, sealed with its CRC, flushed to disk, and only
  * then renamed over the target (rename is atomic within a directory), and
- * the directory itself is flushed so the rename survives a power cut. */
+ * the directory itself is flushed so the rename survives a power cut.
+ *
+ * libhdf5 builds the file in memory and never writes to disk itself: when
+ * one of its writes fails (a full disk, a file-size limit), libhdf5 1.10
+ * keeps the file open in a state that crashes the next close, or the
+ * library's clean-up at exit. Our own write() reports the error and
+ * nothing is left behind. */
 #include "checkpoint.h"
 #include "../optim/optim.h"
 
@@ -149,19 +155,88 @@ static herr_t save_training(hid_t f, const wg_train_state *ts, const wg_rng *rng
     return r < 0 ? -1 : 0;
 }
 
-static herr_t write_all(const char *tmp, wg_model *m, const wg_optim *o, const wg_train_state *ts)
+/* Bob Jenkins' lookup3 hash (public domain), byte by byte: the checksum
+ * of HDF5's metadata (H5_checksum_metadata, initial value 0). */
+#define ROT(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
+static uint32_t lookup3(const unsigned char *k, size_t length)
 {
+    uint32_t a, b, c;
+    a = b = c = 0xdeadbeefu + (uint32_t)length;
+    while (length > 12) {
+        a += k[0] + ((uint32_t)k[1] << 8) + ((uint32_t)k[2] << 16) + ((uint32_t)k[3] << 24);
+        b += k[4] + ((uint32_t)k[5] << 8) + ((uint32_t)k[6] << 16) + ((uint32_t)k[7] << 24);
+        c += k[8] + ((uint32_t)k[9] << 8) + ((uint32_t)k[10] << 16) + ((uint32_t)k[11] << 24);
+        a -= c, a ^= ROT(c, 4), c += b;
+        b -= a, b ^= ROT(a, 6), a += c;
+        c -= b, c ^= ROT(b, 8), b += a;
+        a -= c, a ^= ROT(c, 16), c += b;
+        b -= a, b ^= ROT(a, 19), a += c;
+        c -= b, c ^= ROT(b, 4), b += a;
+        length -= 12;
+        k += 12;
+    }
+    if (length == 0)
+        return c;
+    for (size_t i = 0; i < length; i++) { /* the last 1 to 12 bytes, into a, b, c */
+        uint32_t v = (uint32_t)k[i] << (8 * (i % 4));
+        if (i < 4)
+            a += v;
+        else if (i < 8)
+            b += v;
+        else
+            c += v;
+    }
+    c ^= b, c -= ROT(b, 14);
+    a ^= c, a -= ROT(c, 11);
+    b ^= a, b -= ROT(a, 25);
+    c ^= b, c -= ROT(b, 16);
+    a ^= c, a -= ROT(c, 4);
+    b ^= a, b -= ROT(a, 14);
+    c ^= b, c -= ROT(b, 24);
+    return c;
+}
+#undef ROT
+
+/* H5Fget_file_image (libhdf5 1.10) clears the "open for writing" flag in
+ * the copy's superblock, as a closed file has it, but keeps the checksum
+ * of the flagged superblock, so the copy would not open. Clears the flags
+ * (whatever the library version did) and recomputes the checksum, for a
+ * version 2 or 3 superblock (what H5F_LIBVER_V110 writes): the signature,
+ * version, sizes, flags and four addresses, then the checksum. */
+static bool fix_superblock(unsigned char *img, size_t n)
+{
+    static const unsigned char sig[8] = { 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n' };
+    if (n < 12 || memcmp(img, sig, 8) != 0 || (img[8] != 2 && img[8] != 3))
+        return false;
+    size_t len = 12 + 4 * (size_t)img[9];
+    if (n < len + 4)
+        return false;
+    img[11] = 0;
+    uint32_t sum = lookup3(img, len);
+    for (int i = 0; i < 4; i++)
+        img[len + i] = (unsigned char)(sum >> (8 * i));
+    return true;
+}
+
+/* Builds the checkpoint in memory (the core driver, no backing store) and
+ * hands back its bytes (wg_malloc'ed) in *image: the HDF5 part only, the
+ * user block reserved in front of it is not in the image.
+ * -2 when only the copy of the bytes found no memory. */
+static herr_t build_image(const char *name, wg_model *m, const wg_optim *o,
+                          const wg_train_state *ts, void **image, size_t *size)
+{
+    *image = NULL;
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE), fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_userblock(fcpl, WG_CKPT_USERBLOCK);
     H5Pset_obj_track_times(fcpl, 0);
     /* the 1.10 format checksums all metadata */
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_LATEST);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
+    H5Pset_fapl_core(fapl, 64 * 1024, 0);
+    hid_t f = H5Fcreate(name, H5F_ACC_TRUNC, fcpl, fapl);
     H5Pclose(fcpl);
     H5Pclose(fapl);
     if (f < 0)
         return -1;
-    errno = 0; /* libhdf5 leaves ENOENT behind even when it succeeds */
     char producer[64];
     snprintf(producer, sizeof producer, "wengert %s", wg_version());
     const char *arch = wg_model_arch_json(m);
@@ -183,8 +258,55 @@ static herr_t write_all(const char *tmp, wg_model *m, const wg_optim *o, const w
         r = save_optim(f, o);
     if (r >= 0 && ts)
         r = save_training(f, ts, wg_model_rng(m));
-    if (H5Fclose(f) < 0) /* the close writes buffered data: it can fail on a full disk */
+    ssize_t n = r >= 0 && H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0 ? H5Fget_file_image(f, NULL, 0) : -1;
+    if (n > 0 && !(*image = wg_malloc((size_t)n)))
+        r = -2;
+    else if (n > 0 && H5Fget_file_image(f, *image, (size_t)n) == n &&
+             fix_superblock(*image, (size_t)n))
+        *size = (size_t)n;
+    else
         r = -1;
+    if (H5Fclose(f) < 0)
+        r = -1;
+    if (r < 0) {
+        wg_free(*image);
+        *image = NULL;
+    }
+    return r;
+}
+
+/* Writes all n bytes to fd; -1 with errno set on failure. */
+static int write_bytes(int fd, const void *b, size_t n)
+{
+    const char *p = b;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = ENOSPC;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* A new file at path: the user block (zeros, until wg_ckpt_seal writes the
+ * checksum header into it), then the HDF5 image; -1 with errno set. */
+static int write_file(const char *path, const void *image, size_t n)
+{
+    static const unsigned char zeros[WG_CKPT_USERBLOCK];
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    int r = write_bytes(fd, zeros, sizeof zeros) == 0 && write_bytes(fd, image, n) == 0 ? 0 : -1;
+    int err = errno;
+    if (close(fd) != 0 && r == 0)
+        return -1;
+    errno = err;
     return r;
 }
 
@@ -214,17 +336,24 @@ wg_status wg_checkpoint_save(const char *path, wg_model *m, const wg_optim *opt,
              __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
 
     herr_t r;
-    errno = 0;
+    void *image;
+    size_t size = 0;
     H5E_BEGIN_TRY
     {
-        r = write_all(tmp, m, opt, ts);
+        r = build_image(tmp, m, opt, ts, &image, &size);
     }
     H5E_END_TRY;
+    if (r == -2)
+        return wg_set_last_error(WG_ENOMEM, "checkpoint_save: %s: out of memory", path);
+    if (r < 0)
+        return wg_set_last_error(WG_EIO, "checkpoint_save: %s: writing failed (HDF5 error)", path);
+    r = write_file(tmp, image, size);
+    int err = errno;
+    wg_free(image);
     if (r < 0) {
-        int err = errno;
         unlink(tmp);
         return wg_set_last_error(WG_EIO, "checkpoint_save: %s: writing failed (%s)", path,
-                                 err ? strerror(err) : "HDF5 error");
+                                 strerror(err));
     }
     wg_status s = wg_ckpt_seal(tmp);
     if (s != WG_OK) {

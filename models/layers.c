@@ -142,7 +142,8 @@ wg_status wg_activation_parse(const char *name, wg_activation *a)
             *a = all[i];
             return WG_OK;
         }
-    return wg_set_last_error(WG_EINVAL, "unknown activation '%s' (sigmoid, tanh, relu, none)",
+    return wg_set_last_error(WG_EINVAL, "activation_parse: unknown activation '%s' (sigmoid, tanh, "
+                             "relu, none)",
                              name ? name : "(null)");
 }
 

@@ -123,7 +123,8 @@ wg_status wg_model_set_str(wg_model *m, const char *key, const char *value)
         return wg_set_last_error(WG_EINVAL, "model_set_str: NULL value");
     for (const char *c = value; *c; c++)
         if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20)
-            return wg_set_last_error(WG_EINVAL, "model_set_str: value needs JSON escaping");
+            return wg_set_last_error(WG_EINVAL, "model_set_str: the value of %s needs JSON "
+                                     "escaping", key ? key : "(null)");
     char *copy = wg_strdup(value);
     if (!copy)
         return wg_set_last_error(WG_ENOMEM, "model_set_str: out of memory storing %s",
@@ -228,16 +229,20 @@ static bool read_string(reader *r, char *out, size_t cap)
     return true;
 }
 
-wg_model *wg_model_from_json(const char *json, uint64_t seed)
-{
-    if (!json) {
-        wg_set_last_error(WG_EINVAL, "model_from_json: NULL text");
-        return NULL;
-    }
-    reader r = { json, { 0 } };
+/* An architecture string read into key/value pairs. */
+typedef struct {
     char keys[WG_MAX_HYPER + 1][32], svals[WG_MAX_HYPER + 1][64];
     int64_t ivals[WG_MAX_HYPER + 1];
     bool is_str[WG_MAX_HYPER + 1];
+    const char *kind;
+    wg_hyper_view h;
+} arch_text;
+
+static wg_status parse_arch(const char *json, arch_text *a)
+{
+    if (!json)
+        return wg_set_last_error(WG_EINVAL, "model_from_json: NULL text");
+    reader r = { json, { 0 } };
     int n = 0;
     skip_ws(&r);
     if (*r.p++ != '{')
@@ -246,24 +251,24 @@ wg_model *wg_model_from_json(const char *json, uint64_t seed)
     if (*r.p == '}')
         goto bad;
     for (;;) {
-        if (n > WG_MAX_HYPER || !read_string(&r, keys[n], sizeof keys[n]))
+        if (n > WG_MAX_HYPER || !read_string(&r, a->keys[n], sizeof a->keys[n]))
             goto bad;
         skip_ws(&r);
         if (*r.p++ != ':')
             goto bad;
         skip_ws(&r);
         if (*r.p == '"') {
-            if (!read_string(&r, svals[n], sizeof svals[n]))
+            if (!read_string(&r, a->svals[n], sizeof a->svals[n]))
                 goto bad;
-            is_str[n] = true;
+            a->is_str[n] = true;
         } else {
             char *end;
             long long v = strtoll(r.p, &end, 10);
             if (end == r.p || *end == '.' || *end == 'e' || *end == 'E')
                 goto bad;
             r.p = end;
-            ivals[n] = v;
-            is_str[n] = false;
+            a->ivals[n] = v;
+            a->is_str[n] = false;
         }
         n++;
         skip_ws(&r);
@@ -278,18 +283,28 @@ wg_model *wg_model_from_json(const char *json, uint64_t seed)
             goto bad;
         break;
     }
-    const char *kind = NULL;
+    a->kind = NULL;
     for (int i = 0; i < n; i++)
-        if (strcmp(keys[i], "kind") == 0 && is_str[i])
-            kind = svals[i];
-    if (!kind) {
-        wg_set_last_error(WG_EFORMAT, "model_from_json: no \"kind\" in %s", json);
-        return NULL;
-    }
-    wg_hyper_view h = { keys, svals, ivals, is_str, n };
-    return wg_builtin_model(kind, &h, seed);
+        if (strcmp(a->keys[i], "kind") == 0 && a->is_str[i])
+            a->kind = a->svals[i];
+    if (!a->kind)
+        return wg_set_last_error(WG_EFORMAT, "model_from_json: no \"kind\" in %s", json);
+    a->h = (wg_hyper_view){ a->keys, a->svals, a->ivals, a->is_str, n };
+    return WG_OK;
 bad:
-    wg_set_last_error(WG_EFORMAT, "model_from_json: not a flat JSON object of strings and "
-                      "integers, at offset %td of %s", r.p - json, json);
-    return NULL;
+    return wg_set_last_error(WG_EFORMAT, "model_from_json: not a flat JSON object of strings "
+                             "and integers, at offset %td of %s", r.p - json, json);
+}
+
+wg_model *wg_model_from_json(const char *json, uint64_t seed)
+{
+    arch_text a;
+    return parse_arch(json, &a) == WG_OK ? wg_builtin_model(a.kind, &a.h, seed) : NULL;
+}
+
+wg_status wg_model_json_numel(const char *json, int64_t *numel)
+{
+    arch_text a;
+    wg_status s = parse_arch(json, &a);
+    return s == WG_OK ? wg_builtin_numel(a.kind, &a.h, numel) : s;
 }

@@ -14,13 +14,12 @@ static wg_optim *make(wg_params *p, wg_adam_opts opts, wg_optim_kind_t kind, con
     }
     if (opts.eps == 0)
         opts.eps = 1e-8;
-    if (!(opts.lr > 0) || opts.beta1 < 0 || opts.beta1 >= 1 || opts.beta2 < 0 ||
-        opts.beta2 >= 1 || opts.eps < 0 || opts.weight_decay < 0) {
-        wg_set_last_error(WG_EINVAL, "%s: lr %g must be > 0, betas (%g, %g) in [0, 1), eps %g "
-                          "and weight decay %g >= 0", name, opts.lr, opts.beta1, opts.beta2,
-                          opts.eps, opts.weight_decay);
+    if (!wg_optim_setting(name, "lr", opts.lr, 0, true, INFINITY) ||
+        !wg_optim_setting(name, "beta1", opts.beta1, 0, false, 1) ||
+        !wg_optim_setting(name, "beta2", opts.beta2, 0, false, 1) ||
+        !wg_optim_setting(name, "eps", opts.eps, 0, false, INFINITY) ||
+        !wg_optim_setting(name, "weight decay", opts.weight_decay, 0, false, INFINITY))
         return NULL;
-    }
     wg_optim *o = wg_optim_alloc(p, kind, 2);
     if (o) {
         o->adam = opts;

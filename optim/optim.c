@@ -5,6 +5,20 @@
 #include <math.h>
 #include <string.h>
 
+bool wg_optim_setting(const char *who, const char *what, double v, double lo, bool lo_open,
+                      double hi)
+{
+    const bool upper = isfinite(hi);
+    if (isfinite(v) && (lo_open ? v > lo : v >= lo) && (!upper || v < hi))
+        return true;
+    if (upper)
+        wg_set_last_error(WG_EINVAL, "%s: %s %g must be in [%g, %g)", who, what, v, lo, hi);
+    else
+        wg_set_last_error(WG_EINVAL, "%s: %s %g must be %s %g", who, what, v,
+                          lo_open ? ">" : ">=", lo);
+    return false;
+}
+
 wg_optim *wg_optim_alloc(wg_params *p, wg_optim_kind_t kind, int buffers)
 {
     if (!p) {

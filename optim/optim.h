@@ -21,6 +21,12 @@ struct wg_optim {
 };
 
 /* A zeroed optimizer with `buffers` state blocks of the store's size. */
+/* Checks one setting of optimizer `who`: finite, above lo (or at it when
+ * lo_open is false) and, when hi is finite, below hi. On failure sets an
+ * error naming the setting and its value ("sgd: momentum -1 must be >= 0"),
+ * so the user learns which one is wrong, and returns false. */
+WG_INTERNAL bool wg_optim_setting(const char *who, const char *what, double v, double lo,
+                                  bool lo_open, double hi);
 WG_INTERNAL wg_optim *wg_optim_alloc(wg_params *p, wg_optim_kind_t kind, int buffers);
 /* The update of one parameter: values, gradients and state at `off`. */
 WG_INTERNAL void wg_sgd_update(wg_optim *o, int index, int64_t off, int64_t n);

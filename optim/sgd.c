@@ -6,13 +6,18 @@
  *   p = p - lr d */
 #include "optim.h"
 
+#include <math.h>
+
 wg_optim *wg_sgd(wg_params *p, wg_sgd_opts opts)
 {
-    if (!(opts.lr > 0) || opts.momentum < 0 || opts.dampening < 0 || opts.weight_decay < 0 ||
-        (opts.nesterov && (opts.momentum <= 0 || opts.dampening != 0))) {
-        wg_set_last_error(WG_EINVAL, "sgd: lr %g must be > 0, momentum %g, dampening %g and "
-                          "weight decay %g >= 0, Nesterov needs momentum > 0 and no dampening",
-                          opts.lr, opts.momentum, opts.dampening, opts.weight_decay);
+    if (!wg_optim_setting("sgd", "lr", opts.lr, 0, true, INFINITY) ||
+        !wg_optim_setting("sgd", "momentum", opts.momentum, 0, false, INFINITY) ||
+        !wg_optim_setting("sgd", "dampening", opts.dampening, 0, false, INFINITY) ||
+        !wg_optim_setting("sgd", "weight decay", opts.weight_decay, 0, false, INFINITY))
+        return NULL;
+    if (opts.nesterov && (opts.momentum == 0 || opts.dampening != 0)) {
+        wg_set_last_error(WG_EINVAL, "sgd: Nesterov needs momentum > 0 and dampening 0 (momentum "
+                          "%g, dampening %g)", opts.momentum, opts.dampening);
         return NULL;
     }
     wg_optim *o = wg_optim_alloc(p, WG_OPT_SGD, opts.momentum > 0 ? 1 : 0);

@@ -417,6 +417,27 @@ static void test_idx_errors(void)
         A.largest = (size_t)largest;
 }
 
+/* NULL arguments: a status and the reason, never a crash; the output is
+ * emptied whenever there is one */
+static void test_null_arguments(void)
+{
+    wg_dataset d;
+    memset(&d, 0xa5, sizeof d);
+    wg_status s = wg_idx_load(NULL, NULL, &d);
+    CHECK(s == WG_EINVAL && !strcmp(wg_last_error(), "idx_load: NULL images path") && is_empty(&d),
+          "idx_load(NULL path): %d %s", (int)s, wg_last_error());
+    s = wg_idx_load(tpath("img"), NULL, NULL);
+    CHECK(s == WG_EINVAL && !strcmp(wg_last_error(), "idx_load: NULL output"),
+          "idx_load(NULL output): %d %s", (int)s, wg_last_error());
+    memset(&d, 0xa5, sizeof d);
+    s = wg_h5_dataset_load(NULL, &d);
+    CHECK(s == WG_EINVAL && !strcmp(wg_last_error(), "h5_dataset_load: NULL path") && is_empty(&d),
+          "h5_dataset_load(NULL path): %d %s", (int)s, wg_last_error());
+    s = wg_h5_dataset_load(tpath("good.h5"), NULL);
+    CHECK(s == WG_EINVAL && !strcmp(wg_last_error(), "h5_dataset_load: NULL output"),
+          "h5_dataset_load(NULL output): %d %s", (int)s, wg_last_error());
+}
+
 static void test_gzip_damage(void)
 {
     size_t n;
@@ -630,6 +651,7 @@ static void test_h5(void)
     t.images = NULL;
     expect_fail_h5("zero dimension", make_h5("zero.h5", &t), "zero dimension");
     expect_fail_h5("not HDF5", tpath("img"), "not an HDF5 file");
+    expect_fail_h5("directory", g_dir, "cannot open as HDF5");
     size_t len = 0;
     unsigned char *whole = read_all(tpath("good.h5"), &len);
     CHECK(whole && len > 1000, "good.h5 unreadable");
@@ -825,6 +847,16 @@ static void test_batcher(void)
         CHECK(once, "epoch %d does not serve every image exactly once", e);
     }
     CHECK(memcmp(ids, ids + BN, sizeof(int) * BN) != 0, "epochs 0 and 1 in the same order");
+    {
+        /* without somewhere to put the images there is no batch */
+        int64_t e0, s0, e1, s1;
+        wg_batcher_position(b, &e0, &s0);
+        int32_t y[BB];
+        CHECK(wg_batcher_next(b, NULL, y) == 0 && !strcmp(wg_last_error(), "batcher_next: NULL x"),
+              "next with NULL x: %s", wg_last_error());
+        wg_batcher_position(b, &e1, &s1);
+        CHECK(e0 == e1 && s0 == s1, "a refused next moved the batcher");
+    }
     CHECK(memcmp(ids + BN, ids + 2 * BN, sizeof(int) * BN) != 0, "epochs 1 and 2 alike");
     int64_t ep, served;
     wg_batcher_position(b, &ep, &served);
@@ -936,6 +968,7 @@ int main(void)
     test_idx_good();
     test_idx_large();
     test_idx_errors();
+    test_null_arguments();
     test_gzip_damage();
     test_mnist_dir();
     test_h5();

@@ -90,6 +90,14 @@ static wg_status zero_forward(wg_tensor *const *in, int n_in, wg_tensor *out, vo
         y[i] = 0;
     return WG_OK;
 }
+static wg_status failing_backward(wg_tensor *const *in, int n_in, wg_tensor *out, void *ctx)
+{
+    (void)in;
+    (void)n_in;
+    (void)out;
+    (void)ctx;
+    return WG_EINVAL;
+}
 static wg_status failing_forward(wg_tensor *const *in, int n_in, wg_tensor *out, void *ctx)
 {
     (void)in;
@@ -341,6 +349,15 @@ static void test_custom_op_errors(void)
           wg_tape_error(t));
     CHECK(strstr(wg_tape_error(t), "my_op") != NULL, "message \"%s\" names the op",
           wg_tape_error(t));
+    wg_tape_reset(t);
+
+    /* a failing backward callback fails backward with its own status */
+    const wg_custom_op bad_back = { "bad_back", zero_forward, failing_backward };
+    loss = wg_sum(t, wg_custom(t, &bad_back, in, 1, WG_SHAPE(2), NULL));
+    st = wg_backward(t, loss);
+    CHECK(st == WG_EINVAL, "backward through a failing callback: %d", (int)st);
+    EXPECT_FAIL(t, loss, WG_EINVAL, "bad_back",
+                "bad_back: backward callback failed: invalid argument");
 
     wg_tape_free(t);
     wg_params_free(S);
@@ -393,6 +410,9 @@ static void test_null_tape(void)
     EXPECT_NULL_TAPE(wg_reshape(NULL, a, WG_SHAPE(4)), "reshape");
     EXPECT_NULL_TAPE(wg_flatten(NULL, a), "flatten");
     EXPECT_NULL_TAPE(wg_custom(NULL, &op, in, 1, WG_SHAPE(2), NULL), "my_op");
+    wg_rng rng = wg_rng_seed(1);
+    EXPECT_NULL_TAPE(wg_leaky_relu(NULL, a, 0.01), "leaky_relu");
+    EXPECT_NULL_TAPE(wg_dropout(NULL, a, 0.5, true, &rng), "dropout");
 
     /* backward with a NULL tape: a status, and the reason in wg_last_error() */
     wg_set_num_threads(0);
@@ -420,6 +440,7 @@ static void test_null_tape(void)
     CHECK(wg_numel(NULL) == 0 && wg_ndim(NULL) == 0 && wg_dim(NULL, 0) == 0, "accessors");
     CHECK(wg_data(NULL) == NULL && wg_grad(NULL) == NULL && wg_name(NULL) == NULL, "accessors");
     CHECK(isnan((double)wg_item(NULL)), "wg_item(NULL) is not NaN");
+    CHECK(isnan((double)wg_item(a)), "wg_item of a [2 x 2] tensor is not NaN");
     CHECK(!wg_requires_grad(NULL), "wg_requires_grad(NULL)");
     CHECK(wg_set_name(NULL, "x") == NULL, "wg_set_name(NULL)");
     CHECK(wg_softmax_cross_entropy_probs(NULL) == NULL, "probs(NULL)");
@@ -624,6 +645,15 @@ static void test_nonfinite(void)
     for (int i = 0; i < 4; i++)
         CHECK(wg_grad(pred)[i] == 0, "an infinite loss propagated gradient %d", i);
 
+    /* the mean of nothing is 0/0: no op error, but backward refuses it */
+    wg_tensor *empty = P(S, WG_SHAPE(0, 2));
+    loss = wg_mean(t, empty);
+    CHECK(wg_tape_status(t) == WG_OK && isnan((double)wg_item(loss)),
+          "mean of [0 x 2]: status %d, value %g", (int)wg_tape_status(t), (double)wg_item(loss));
+    st = wg_backward(t, loss);
+    CHECK(st == WG_ENONFINITE, "backward of the mean of nothing: %d", (int)st);
+    EXPECT_FAIL(t, loss, WG_ENONFINITE, "backward", "loss from mean (node 0) is", "nan");
+
     /* a finite loss still works on the same tape */
     loss = wg_softmax_cross_entropy(t, L, labels);
     st = wg_backward(t, loss);
@@ -738,6 +768,128 @@ static void test_constructors(void)
     CHECK(wg_strerror((wg_status)1234) != NULL, "wg_strerror of an unknown code");
 
     wg_params_free(S);
+}
+
+/* An optimizer constructor given one bad setting returns NULL and names
+ * that setting and its value, not every constraint. */
+#define EXPECT_BAD_SETTING(call, message)                                                     \
+    do {                                                                                      \
+        wg_optim *o_ = (call);                                                                \
+        CHECK(o_ == NULL && !strcmp(wg_last_error(), message), "%s: got %s, expected \"%s\"",  \
+              #call, o_ ? "an optimizer" : wg_last_error(), message);                         \
+        wg_optim_free(o_);                                                                    \
+    } while (0)
+
+static void test_optim_errors(void)
+{
+    wg_params *S = wg_params_new();
+    wg_tensor *w = P(S, WG_SHAPE(3));
+
+    EXPECT_NULL(wg_sgd(NULL, (wg_sgd_opts){ .lr = 0.1 }), "optim: NULL parameter store");
+    EXPECT_NULL(wg_adam(NULL, (wg_adam_opts){ .lr = 0.1 }), "optim: NULL parameter store");
+    EXPECT_NULL(wg_adamw(NULL, (wg_adam_opts){ .lr = 0.1 }), "optim: NULL parameter store");
+    wg_status st = wg_optim_step(NULL);
+    CHECK(st == WG_EINVAL && !strcmp(wg_last_error(), "optim_step: NULL optimizer"),
+          "step(NULL): %d %s", (int)st, wg_last_error());
+
+    EXPECT_BAD_SETTING(wg_sgd(S, (wg_sgd_opts){ .lr = 0 }), "sgd: lr 0 must be > 0");
+    EXPECT_BAD_SETTING(wg_sgd(S, (wg_sgd_opts){ .lr = -0.5 }), "sgd: lr -0.5 must be > 0");
+    EXPECT_BAD_SETTING(wg_sgd(S, (wg_sgd_opts){ .lr = INFINITY }), "sgd: lr inf must be > 0");
+    EXPECT_BAD_SETTING(wg_sgd(S, (wg_sgd_opts){ .lr = 0.1, .momentum = -1 }),
+                       "sgd: momentum -1 must be >= 0");
+    EXPECT_BAD_SETTING(wg_sgd(S, (wg_sgd_opts){ .lr = 0.1, .momentum = NAN }),
+                       "sgd: momentum nan must be >= 0");
+    EXPECT_BAD_SETTING(wg_sgd(S, (wg_sgd_opts){ .lr = 0.1, .dampening = -0.1 }),
+                       "sgd: dampening -0.1 must be >= 0");
+    EXPECT_BAD_SETTING(wg_sgd(S, (wg_sgd_opts){ .lr = 0.1, .weight_decay = -1e-4 }),
+                       "sgd: weight decay -0.0001 must be >= 0");
+    EXPECT_BAD_SETTING(wg_sgd(S, (wg_sgd_opts){ .lr = 0.1, .nesterov = true }),
+                       "sgd: Nesterov needs momentum > 0 and dampening 0 (momentum 0, "
+                       "dampening 0)");
+    EXPECT_BAD_SETTING(
+        wg_sgd(S, (wg_sgd_opts){ .lr = 0.1, .momentum = 0.9, .dampening = 0.1, .nesterov = true }),
+        "sgd: Nesterov needs momentum > 0 and dampening 0 (momentum 0.9, dampening 0.1)");
+    EXPECT_BAD_SETTING(wg_adam(S, (wg_adam_opts){ .lr = 0 }), "adam: lr 0 must be > 0");
+    EXPECT_BAD_SETTING(wg_adam(S, (wg_adam_opts){ .lr = 0.1, .beta1 = 1, .beta2 = 0.999 }),
+                       "adam: beta1 1 must be in [0, 1)");
+    EXPECT_BAD_SETTING(wg_adam(S, (wg_adam_opts){ .lr = 0.1, .beta1 = 0.9, .beta2 = -0.1 }),
+                       "adam: beta2 -0.1 must be in [0, 1)");
+    EXPECT_BAD_SETTING(wg_adam(S, (wg_adam_opts){ .lr = 0.1, .beta1 = NAN, .beta2 = 0.999 }),
+                       "adam: beta1 nan must be in [0, 1)");
+    EXPECT_BAD_SETTING(wg_adamw(S, (wg_adam_opts){ .lr = 0.1, .eps = -1 }),
+                       "adamw: eps -1 must be >= 0");
+    EXPECT_BAD_SETTING(wg_adamw(S, (wg_adam_opts){ .lr = 0.1, .weight_decay = -0.01 }),
+                       "adamw: weight decay -0.01 must be >= 0");
+
+    /* a non-finite gradient: refused before anything changes */
+    wg_optim *o = wg_sgd(S, (wg_sgd_opts){ .lr = 0.1, .momentum = 0.9 });
+    CHECK(o != NULL, "sgd: %s", wg_last_error());
+    const wg_real bad[2] = { NAN, INFINITY };
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < 3; i++) {
+            wg_data(w)[i] = (wg_real)(i + 1);
+            wg_grad(w)[i] = i == 1 ? bad[k] : 1;
+        }
+        st = wg_optim_step(o);
+        char msg[128];
+        snprintf(msg, sizeof msg, "optim_step: gradient of %s[1] is %s; parameters unchanged",
+                 wg_name(w), k == 0 ? "nan" : "inf");
+        CHECK(st == WG_ENONFINITE && !strcmp(wg_last_error(), msg), "step with %g: %d %s",
+              (double)bad[k], (int)st, wg_last_error());
+        CHECK(wg_data(w)[0] == 1 && wg_data(w)[1] == 2 && wg_data(w)[2] == 3,
+              "a refused step changed the parameters");
+        CHECK(wg_optim_steps(o) == 0, "a refused step was counted");
+        /* clipping reports the non-finite norm and leaves the gradients */
+        double norm = wg_clip_grad_norm(S, 1.0);
+        CHECK(isnan(norm), "clip_grad_norm of a gradient with %g: %g", (double)bad[k], norm);
+        CHECK(wg_grad(w)[0] == 1 && wg_grad(w)[2] == 1 &&
+                  (k == 0 ? isnan((double)wg_grad(w)[1]) : isinf((double)wg_grad(w)[1])),
+              "clip_grad_norm changed non-finite gradients");
+    }
+
+    /* a store that grew after the optimizer was made */
+    P(S, WG_SHAPE(2));
+    wg_params_zero_grad(S);
+    st = wg_optim_step(o);
+    CHECK(st == WG_ESTATE &&
+              !strcmp(wg_last_error(), "optim_step: the store has 5 values, the optimizer was "
+                                       "made for 3"),
+          "step after the store grew: %d %s", (int)st, wg_last_error());
+    CHECK(wg_data(w)[0] == 1, "the refused step changed the parameters");
+    wg_optim_free(o);
+    wg_params_free(S);
+}
+
+static void test_model_errors(void)
+{
+    EXPECT_NULL(wg_mlp(4, 0, 2, WG_ACT_TANH, WG_INIT_DEFAULT, 1), "linear fc1: sizes 4 -> 0 must be >= 1");
+    EXPECT_NULL(wg_lenet5(0, WG_INIT_DEFAULT, 1), "linear fc3: sizes 84 -> 0 must be >= 1");
+    wg_params *S = wg_params_new();
+    wg_linear l;
+    wg_rng rng = wg_rng_seed(1);
+    wg_status st = wg_linear_init(&l, S, "fc", 0, 3, true, WG_INIT_DEFAULT, &rng);
+    CHECK(st == WG_EINVAL && !strcmp(wg_last_error(), "linear fc: sizes 0 -> 3 must be >= 1"),
+          "linear_init with in 0: %d %s", (int)st, wg_last_error());
+    CHECK(wg_params_count(S) == 0, "a failed layer left %d parameters", wg_params_count(S));
+    wg_params_free(S);
+
+    wg_model *m = wg_mlp(4, 3, 2, WG_ACT_TANH, WG_INIT_DEFAULT, 1);
+    char saved[512];
+    snprintf(saved, sizeof saved, "%s", wg_model_arch_json(m));
+    st = wg_model_set_str(m, "note", "say \"hi\"");
+    CHECK(st == WG_EINVAL &&
+              !strcmp(wg_last_error(), "model_set_str: the value of note needs JSON escaping"),
+          "set_str with a quote: %d %s", (int)st, wg_last_error());
+    CHECK(!strcmp(wg_model_arch_json(m), saved), "a refused value changed the architecture: %s",
+          wg_model_arch_json(m));
+    wg_model_free(m);
+
+    wg_activation a = WG_ACT_RELU;
+    st = wg_activation_parse("swish", &a);
+    CHECK(st == WG_EINVAL && !strcmp(wg_last_error(), "activation_parse: unknown activation "
+                                                      "'swish' (sigmoid, tanh, relu, none)"),
+          "activation_parse: %d %s", (int)st, wg_last_error());
+    CHECK(a == WG_ACT_RELU, "a failed parse changed the output");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -970,6 +1122,8 @@ int main(void)
     test_backward_shape();
     test_other_tape();
     test_constructors();
+    test_optim_errors();
+    test_model_errors();
     test_gradcheck_errors();
     test_log_callback();
     test_prints_nothing();

@@ -147,9 +147,13 @@ int main(void)
                                           "\"activation\":\"sigmoid\",\"init\":\"default\"}") == 0,
           "mlp json");
     CHECK(wg_model_from_json("{\"kind\":\"resnet\"}", 1) == NULL &&
-              strstr(wg_last_error(), "resnet"), "unknown kind: %s", wg_last_error());
-    CHECK(wg_model_from_json("{\"kind\":\"mlp\",\"in\":-3,\"hidden\":2,\"out\":2}", 1) == NULL,
-          "bad size");
+              strstr(wg_last_error(), "model_from_json: unknown model kind \"resnet\"") ==
+                  wg_last_error(),
+          "unknown kind: %s", wg_last_error());
+    CHECK(wg_model_from_json("{\"kind\":\"mlp\",\"in\":-3,\"hidden\":2,\"out\":2}", 1) == NULL &&
+              !strcmp(wg_last_error(), "model_from_json: mlp architecture: \"in\" missing or "
+                                       "out of range (1 to 16777216)"),
+          "bad size: %s", wg_last_error());
     CHECK(wg_model_from_json("{\"kind\":\"mlp\",", 1) == NULL, "truncated json");
     CHECK(wg_model_from_json("[1,2]", 1) == NULL, "not an object");
 

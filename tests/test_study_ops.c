@@ -1,8 +1,11 @@
 /* Dropout's modes and statistics, train/eval mode on a model, and anomaly
  * mode naming the op that first made a NaN, forward or backward. */
+#define _POSIX_C_SOURCE 200809L
 #include "check.h"
 
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <wengert.h>
 
 static void test_dropout(void)
@@ -53,8 +56,14 @@ static void test_dropout(void)
     wg_tape_reset(t);
     in = wg_input(t, x, WG_SHAPE(N));
     wg_leaky_relu(t, in, NAN);
-    CHECK(wg_tape_status(t) == WG_EINVAL && strstr(wg_tape_error(t), "leaky_relu: slope"),
+    CHECK(wg_tape_status(t) == WG_EINVAL && strstr(wg_tape_error(t), "leaky_relu: slope nan"),
           "NaN slope rejected: %s", wg_tape_error(t));
+    wg_tape_reset(t);
+    in = wg_input(t, x, WG_SHAPE(N));
+    wg_leaky_relu(t, in, -INFINITY);
+    CHECK(wg_tape_status(t) == WG_EINVAL &&
+              !strcmp(wg_tape_error(t), "leaky_relu: slope -inf must be finite"),
+          "infinite slope rejected: %s", wg_tape_error(t));
     wg_tape_free(t);
 }
 
@@ -126,10 +135,66 @@ static void test_anomaly(void)
     wg_params_free(P);
 }
 
-int main(void)
+/* Run as `test_study_ops --anomaly-env` in a fresh process: the library
+ * reads WG_ANOMALY once, when it first starts. Exit 0 if anomaly mode is
+ * on from the start and names the op that makes a NaN, 1 if it is off and
+ * the NaN is found only at the loss, 2 otherwise. */
+static int anomaly_env_child(void)
 {
+    const bool on = wg_anomaly();
+    const wg_real v[2] = { INFINITY, 1 };
+    wg_params *P = wg_params_new();
+    wg_tensor *w = wg_param(P, "w", WG_SHAPE(2)); /* zeros: inf * 0 */
+    wg_tape *t = wg_tape_new();
+    wg_tensor *y = wg_sum(t, wg_mul(t, wg_input(t, v, WG_SHAPE(2)), w));
+    wg_status fwd = wg_tape_status(t);
+    bool named = strstr(wg_tape_error(t), "mul: anomaly: the forward pass produced") != NULL;
+    wg_status bwd = wg_backward(t, y);
+    wg_tape_free(t);
+    wg_params_free(P);
+    if (on && fwd == WG_ENONFINITE && named)
+        return 0;
+    if (!on && fwd == WG_OK && bwd == WG_ENONFINITE)
+        return 1;
+    return 2;
+}
+
+/* WG_ANOMALY=1 in the environment switches anomaly mode on; 0 or unset
+ * leaves it off */
+static void test_anomaly_env(const char *self)
+{
+    const char *values[3] = { "1", "0", NULL };
+    const int want[3] = { 0, 1, 1 };
+    for (int i = 0; i < 3; i++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            if (values[i])
+                setenv("WG_ANOMALY", values[i], 1);
+            else
+                unsetenv("WG_ANOMALY");
+            execl(self, self, "--anomaly-env", (char *)NULL);
+            _exit(3);
+        }
+        int status = 0;
+        CHECK(pid > 0 && waitpid(pid, &status, 0) == pid, "fork");
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == want[i],
+              "WG_ANOMALY=%s: child status %d, expected %d", values[i] ? values[i] : "(unset)",
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1, want[i]);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && !strcmp(argv[1], "--anomaly-env"))
+        return anomaly_env_child();
+    char self[1024] = "/proc/self/exe";
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0)
+        self[n] = 0;
     test_dropout();
     test_train_eval();
     test_anomaly();
+    test_anomaly_env(self);
     return check_done("test_study_ops");
 }

@@ -20,6 +20,9 @@ runs=(
   "evaluate $out/lenet/checkpoint.h5 --limit 300 --logits $out/logits.csv"
   "finetune --epochs 1 --max-steps 2 --pretrain-epochs 1 --limit 2000 --out $out/ft"
   "draw_tape --batch 8 --out $out/dot"
+  "feature_maps --limit 300 --checkpoint $out/lenet/checkpoint.h5 --out $out/fm"
+  "train_softmax ${quick[*]} --out $out/softmax"
+  "sweep --epochs 1 --limit 600 --lrs 0.1 --activations relu --dropouts 0 --threads 2 --out $out/sweep"
   "spirals 20"
 )
 failed=0
