@@ -269,6 +269,16 @@ static int run_fail(void)
     wg_dist_shard(8, NULL, &count);
     s = wg_dist_allreduce_grads(wg_model_params(n.m), count, rank == 0 ? 8 : 9, NULL, 0, WG_OK);
     CHECK(s == WG_EINVAL, "rank %d: different global batches: %s", rank, wg_strerror(s));
+    /* parameters that drifted apart (here: one value changed on rank 1) are
+     * reported on every rank, and equal ones pass */
+    wg_params *P = wg_model_params(n.m);
+    CHECK(wg_dist_broadcast_params(P) == WG_OK && wg_dist_params_equal(P) == WG_OK,
+          "rank %d: equal parameters: %s", rank, wg_last_error());
+    if (rank == 1)
+        wg_params_values(P)[3] += (wg_real)1e-6;
+    s = wg_dist_params_equal(P);
+    CHECK(s == WG_ESTATE && strstr(wg_last_error(), "the parameters differ"),
+          "rank %d: drifted parameters: %s: %s", rank, wg_strerror(s), wg_last_error());
     net_free(&n);
     /* still in step afterwards: a collective that every rank reaches */
     CHECK(wg_dist_agree(WG_OK) == WG_OK, "rank %d: %s", rank, wg_last_error());
