@@ -181,8 +181,9 @@ bool wg_op_recording(const wg_tape *t, wg_tensor *const *in, int n)
 }
 
 /* x * 0 is 0 for a finite x and NaN otherwise; summed in 16 independent
- * lanes (no reassociation needed), the loop vectorises */
-bool wg_all_finite(const wg_real *v, int64_t n)
+ * lanes (no reassociation needed), the loop vectorises; blocks of the
+ * array in parallel, their verdicts and-ed */
+static bool finite_block(const wg_real *v, int64_t n)
 {
     wg_real lane[16] = { 0 };
     int64_t i = 0;
@@ -195,6 +196,17 @@ bool wg_all_finite(const wg_real *v, int64_t n)
     for (int l = 0; l < 16; l++)
         s += lane[l];
     return s == 0;
+}
+
+bool wg_all_finite(const wg_real *v, int64_t n)
+{
+    const int64_t block = 1 << 16, blocks = (n + block - 1) / block;
+    const int threads = wg_threads_for(n);
+    bool ok = true;
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(&& : ok) if (threads > 1)
+    for (int64_t b = 0; b < blocks; b++)
+        ok = finite_block(v + b * block, n - b * block < block ? n - b * block : block) && ok;
+    return ok;
 }
 
 int64_t wg_first_nonfinite(const wg_real *v, int64_t n)

@@ -47,10 +47,12 @@ void wg_adam_update(wg_optim *o, int index, int64_t off, int64_t n)
     const wg_real bc2_sqrt = (wg_real)sqrt(1 - pow(a->beta2, t));
     const wg_real eps = (wg_real)a->eps, decay = (wg_real)(1 - o->lr * a->weight_decay);
     const bool decoupled = o->kind == WG_OPT_ADAMW;
+    const int threads = wg_threads_for(n); /* element-wise: the same bits at any count */
     /* restrict: separate allocations; the used gradient is zeroed (sgd.c) */
     wg_real *restrict v = wg_params_values(o->params) + off;
     wg_real *restrict g = wg_params_grads(o->params) + off;
     wg_real *restrict m1 = o->state1 + off, *restrict m2 = o->state2 + off;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t k = 0; k < n; k++) {
         wg_real gk = g[k];
         if (decoupled)

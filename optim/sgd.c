@@ -33,6 +33,8 @@ void wg_sgd_update(wg_optim *o, int index, int64_t off, int64_t n)
     const wg_real lr = (wg_real)o->lr, mu = (wg_real)o->sgd.momentum;
     const wg_real wd = (wg_real)o->sgd.weight_decay, damp = (wg_real)(1 - o->sgd.dampening);
     const bool first = !o->has_state[index], nesterov = o->sgd.nesterov;
+    /* element-wise: any split into threads gives the same bits */
+    const int threads = wg_threads_for(n);
     /* restrict: the three blocks are separate allocations, and saying so
      * lets the loops vectorise without run-time overlap checks. Each loop
      * also zeroes the gradient it has used (zero_grad folded into the
@@ -42,11 +44,13 @@ void wg_sgd_update(wg_optim *o, int index, int64_t off, int64_t n)
     wg_real *restrict buf = o->state1 ? o->state1 + off : NULL;
     /* one branch-free loop per case, so each vectorises */
     if (!buf) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
         for (int64_t k = 0; k < n; k++) {
             v[k] -= lr * (g[k] + wd * v[k]);
             g[k] = 0;
         }
     } else if (first) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
         for (int64_t k = 0; k < n; k++) {
             wg_real d = g[k] + wd * v[k];
             buf[k] = d;
@@ -54,6 +58,7 @@ void wg_sgd_update(wg_optim *o, int index, int64_t off, int64_t n)
             g[k] = 0;
         }
     } else if (nesterov) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
         for (int64_t k = 0; k < n; k++) {
             wg_real d = g[k] + wd * v[k];
             buf[k] = mu * buf[k] + damp * d;
@@ -61,6 +66,7 @@ void wg_sgd_update(wg_optim *o, int index, int64_t off, int64_t n)
             g[k] = 0;
         }
     } else {
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
         for (int64_t k = 0; k < n; k++) {
             wg_real d = g[k] + wd * v[k];
             buf[k] = mu * buf[k] + damp * d;
