@@ -25,9 +25,9 @@
  * shape: changing a constant changes bits. Large tiles, because every tile
  * packs its panels of A and B again. */
 #define WG_GEMM_TILE 1024
-#define WG_GEMM_SMALL ((int64_t)1 << 21)
+#define WG_GEMM_SMALL ((int64_t)1 << 20)
 #define WG_GEMM_MIN_TILES 2
-#define WG_GEMM_TILE_MACS ((int64_t)1 << 20)
+#define WG_GEMM_TILE_MACS ((int64_t)1 << 19)
 
 static void gemm1(bool ta, bool tb, int m, int n, int k, wg_real alpha, const wg_real *a, int lda,
                   const wg_real *b, int ldb, wg_real beta, wg_real *c, int ldc)
