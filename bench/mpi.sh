@@ -8,8 +8,9 @@
 #                                configured --with-mpi)
 #
 # Env: STEPS (default 400 steps of global batch 64), REPS (3; the median is
-# reported), BATCH (64). Prints a Markdown table with the load average
-# before and after each run: on a shared machine the figures are noisy.
+# reported), BATCH (64), OMP_WAIT_POLICY (unset: libgomp's default). Prints
+# a Markdown table with the load average before and after each run: on a
+# shared machine the figures are noisy.
 set -eu
 cd "$(dirname "$0")/.."
 build=${1:-build-mpi}
@@ -19,7 +20,10 @@ grep -q '^#define WG_HAVE_MPI 1' "$build/config.h" ||
     { echo "bench/mpi.sh: $build is not configured --with-mpi" >&2; exit 1; }
 STEPS=${STEPS:-400} REPS=${REPS:-3} BATCH=${BATCH:-64}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=none OMP_WAIT_POLICY=passive
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+# OMP_WAIT_POLICY passes through: passive (threads sleep at every barrier)
+# costs the 2-thread run a third of its speed on a quiet machine; on a
+# shared one it keeps that run from collapsing (docs/performance.md)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 # one epoch's worth of images is more than STEPS batches; --val 0 and a
