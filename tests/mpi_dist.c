@@ -282,6 +282,16 @@ static int run_fail(void)
     net_free(&n);
     /* still in step afterwards: a collective that every rank reaches */
     CHECK(wg_dist_agree(WG_OK) == WG_OK, "rank %d: %s", rank, wg_last_error());
+    /* an MPI call that fails (rank 1 expects fewer bytes than rank 0
+     * broadcasts: MPI reports a truncation on rank 1) comes back as WG_EIO
+     * with MPI's message, not as an abort */
+    char buf[64] = { 0 };
+    s = wg_dist_broadcast(buf, rank == 0 ? sizeof buf : 8);
+    if (rank == 1) {
+        CHECK(s == WG_EIO && strstr(wg_last_error(), "dist_broadcast: MPI error on rank 1"),
+              "rank 1: a failing broadcast: %s: %s", wg_strerror(s), wg_last_error());
+        printf("mpi_dist fail: a failing MPI call: %s\n", wg_last_error());
+    }
     return check_done("mpi_dist fail");
 }
 
