@@ -44,14 +44,29 @@ static inline void add_run(wg_real *restrict dst, const wg_real *restrict src, i
         dst[i] += src[i];
 }
 
-/* xp = x with its padding, as HP x WP planes, and zeros after */
+static inline void zero_run(wg_real *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = 0;
+}
+
+/* xp = x with its padding, as HP x WP planes, and zeros after. Only the
+ * padding is zeroed: the image is copied over the rest. */
 static inline void pad_image(const conv_geom *g, const wg_real *x, wg_real *xp)
 {
-    memset(xp, 0, (size_t)g->padded * sizeof *xp);
-    for (int c = 0; c < g->c; c++)
-        for (int r = 0; r < g->h; r++)
-            copy_run(xp + c * g->plane + (int64_t)(r + g->pt) * g->wp + g->pl,
-                     x + ((int64_t)c * g->h + r) * g->w, g->w);
+    const int pr = g->wp - g->w - g->pl, below = g->hp - g->h - g->pt;
+    for (int c = 0; c < g->c; c++) {
+        wg_real *plane = xp + c * g->plane;
+        zero_run(plane, (int64_t)g->pt * g->wp);
+        for (int r = 0; r < g->h; r++) {
+            wg_real *row = plane + (int64_t)(r + g->pt) * g->wp;
+            zero_run(row, g->pl);
+            copy_run(row + g->pl, x + ((int64_t)c * g->h + r) * g->w, g->w);
+            zero_run(row + g->pl + g->w, pr);
+        }
+        zero_run(plane + (int64_t)(g->pt + g->h) * g->wp, (int64_t)below * g->wp);
+    }
+    zero_run(xp + g->c * g->plane, g->padded - g->c * g->plane);
 }
 
 /* Images per chunk: enough columns for one GEMM to run near BLAS's speed,

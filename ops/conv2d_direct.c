@@ -250,11 +250,18 @@ static void dy_wide(const conv_geom *g, const wg_real *dyn, wg_real *dyb)
 {
     const int64_t front = dy_margin(g), dplane = dy_plane(g);
     const int ohw = g->oh * g->ow;
-    memset(dyb, 0, (size_t)(g->o * dplane) * sizeof *dyb);
-    for (int o = 0; o < g->o; o++)
-        for (int p = 0; p < g->oh; p++)
-            copy_run(dyb + o * dplane + front + (int64_t)p * g->wp, dyn + o * ohw + p * g->ow,
-                     g->ow);
+    /* only what the copies leave is zeroed: the margin, the extra columns
+     * of each row, the tail */
+    for (int o = 0; o < g->o; o++) {
+        wg_real *d = dyb + o * dplane;
+        zero_run(d, front);
+        for (int p = 0; p < g->oh; p++) {
+            wg_real *row = d + front + (int64_t)p * g->wp;
+            copy_run(row, dyn + o * ohw + p * g->ow, g->ow);
+            zero_run(row + g->ow, g->wp - g->ow);
+        }
+        zero_run(d + front + (int64_t)g->oh * g->wp, dplane - front - (int64_t)g->oh * g->wp);
+    }
 }
 
 /* The input gradient of one image: dy correlated with the kernel walked
