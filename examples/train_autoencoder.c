@@ -81,12 +81,10 @@ int main(int argc, char **argv)
     if (rc != EX_RUN)
         return rc;
     wg_schedule sched;
-    if (ex_parse_schedule(schedule, cfg.epochs, &sched) != 0)
-        return ex_usage_error(&prog, &cfg, "%s", ex_last_error());
-    ex_apply_threads(&cfg);
     wg_dataset all, train, val, test;
-    if (ex_load_data(&cfg, n_val, &all, &train, &val, &test) != 0)
-        return 1;
+    rc = ex_start_training(&prog, &cfg, schedule, n_val, &sched, &all, &train, &val, &test);
+    if (rc != 0)
+        return rc;
     wg_model *m = wg_autoencoder(784, code, code, code, WG_INIT_DEFAULT, cfg.seed);
     wg_optim *o = m ? wg_sgd(wg_model_params(m), (wg_sgd_opts){ .lr = cfg.lr,
                                                                 .momentum = momentum })

@@ -255,12 +255,11 @@ int main(int argc, char **argv)
         return rc;
     if (wg_activation_parse(act, &s.act) != WG_OK || s.act == WG_ACT_NONE)
         return ex_usage_error(&prog, &s.cfg, "unknown activation '%s' (sigmoid, tanh, relu)", act);
-    if (ex_parse_schedule(schedule, s.cfg.epochs, &s.sched) != 0)
-        return ex_usage_error(&prog, &s.cfg, "%s", ex_last_error());
-    ex_apply_threads(&s.cfg);
     wg_dataset all;
-    if (ex_load_data(&s.cfg, s.n_val, &all, &s.train, &s.val, &s.test) != 0)
-        return 1;
+    rc = ex_start_training(&prog, &s.cfg, schedule, s.n_val, &s.sched, &all, &s.train, &s.val,
+                           &s.test);
+    if (rc != 0)
+        return rc;
     if (s.dropout > 0 && !dstudy)
         printf("dropout %g after the hidden layer (training only)\n", s.dropout);
     printf("MLP 784 -> %d %s -> 10; %lld training, %lld validation, %lld test images\n", s.hidden,

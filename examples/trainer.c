@@ -49,6 +49,16 @@ int ex_report_classifier(const ex_trainer *t, const wg_dataset *test, const char
     return 0;
 }
 
+int ex_start_training(const ex_program *prog, ex_config *cfg, const char *schedule,
+                      int64_t n_val, wg_schedule *sched, wg_dataset *all, wg_dataset *train,
+                      wg_dataset *val, wg_dataset *test)
+{
+    if (ex_parse_schedule(schedule, cfg->epochs, sched) != 0)
+        return ex_usage_error(prog, cfg, "%s", ex_last_error());
+    ex_apply_threads(cfg);
+    return ex_load_data(cfg, n_val, all, train, val, test) != 0 ? 1 : 0;
+}
+
 int ex_parse_schedule(const char *name, int epochs, wg_schedule *s)
 {
     if (strcmp(name, "cosine") == 0)

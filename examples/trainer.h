@@ -110,4 +110,12 @@ wg_model *ex_mlp_dropout(int in, int hidden, int out, wg_activation act, double 
 /** Applies --threads, and line-buffers stdout. */
 void ex_apply_threads(const ex_config *cfg);
 
+/** What every training example does after parsing its options: the
+ *  schedule named by `schedule` (a usage error if unknown), the thread
+ *  count, then the data (ex_load_data). 0 to go on, else the program's
+ *  exit status, the reason printed. */
+int ex_start_training(const ex_program *prog, ex_config *cfg, const char *schedule,
+                      int64_t n_val, wg_schedule *sched, wg_dataset *all, wg_dataset *train,
+                      wg_dataset *val, wg_dataset *test);
+
 #endif
