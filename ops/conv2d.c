@@ -45,6 +45,11 @@ static conv_geom geometry(const wg_node *nd)
 static void bias_grad(const conv_geom *g, const wg_real *dy, wg_real *db)
 {
     const int ohw = g->oh * g->ow;
+    /* channels are independent sums: any split into threads, the same bits */
+    int threads = wg_threads_for((int64_t)g->n * g->o * ohw);
+    if (threads > g->o)
+        threads = g->o;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int o = 0; o < g->o; o++) {
         double s = 0;
         for (int n = 0; n < g->n; n++) {
