@@ -242,6 +242,8 @@ static int set_value(const ex_option *o, const char *text)
         if (end == text || *end || errno || !isfinite(v))
             return fail("--%s: '%s' is not a number", o->name, text);
         if (ranged && (v < o->min || v > o->max)) {
+            if (o->max >= EX_NO_LIMIT && v > o->max) /* "no limit" is a large finite one */
+                return fail("--%s: %g is out of range (at most %g)", o->name, v, o->max);
             if (o->min == EX_ABOVE_ZERO)
                 return fail("--%s: %g is out of range (must be > 0)", o->name, v);
             if (o->max >= EX_NO_LIMIT)

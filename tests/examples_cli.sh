@@ -129,6 +129,7 @@ for path in "$bindir"/*; do
         run "$p" 2 "--batch: 99999999999 is out of range" "$@" --batch 99999999999
     fi
     echo "$opts" | grep -q '^--lr ' && run "$p" 2 "--lr: 0 is out of range" "$@" --lr 0
+    echo "$opts" | grep -q '^--lr ' && run "$p" 2 "--lr: 1e+30 is out of range (at most 1e+18)" "$@" --lr 1e30
     echo "$opts" | grep -q '^--threads ' &&
         run "$p" 2 "--threads: 5000 is out of range" "$@" --threads 5000
     # the shared options this program hides are unknown to it
