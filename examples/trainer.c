@@ -6,6 +6,20 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The output directory when ex_load_data made it, so that a run which
+ * then cannot start (a checkpoint that will not load) removes it again
+ * and, as for every failure before training, leaves nothing behind. */
+static char g_made_out[4096];
+
+static void unmake_output(void)
+{
+    if (g_made_out[0])
+        rmdir(g_made_out); /* only while it is still empty */
+    g_made_out[0] = '\0';
+}
 
 void ex_apply_threads(const ex_config *cfg)
 {
@@ -93,9 +107,13 @@ static int load_data(const ex_config *cfg, int64_t n_val, wg_dataset *all, wg_da
     }
     if (n_val >= all->count)
         n_val = all->count / 10;
+    struct stat st;
+    const bool existed = stat(cfg->out_dir, &st) == 0;
     const char *why = wg_dataset_split(all, n_val, cfg->seed, train, val) != WG_OK ? wg_last_error()
                       : ex_mkdir_p(cfg->out_dir) != 0                                ? ex_last_error()
                                                                                      : NULL;
+    if (!why && !existed)
+        snprintf(g_made_out, sizeof g_made_out, "%s", cfg->out_dir);
     if (why) {
         fprintf(stderr, "%s: %s\n", who, why);
         wg_dataset_free(all);
@@ -362,6 +380,7 @@ static int resume(ex_trainer *t, const char *path, wg_train_state *ts)
     if (wg_dist_agree(s) != WG_OK) {
         if (s == WG_OK)
             report_other_rank(t->program, "cannot resume on another rank");
+        unmake_output();
         return -1;
     }
     *wg_model_rng(t->model) = ts->rng;

@@ -245,6 +245,10 @@ run_cmd train_lenet 1 "writing failed (File too large)" \
 run train_lenet 1 "cannot resume: checkpoint_load: $work/no.h5: cannot open" $q --out "$work/run-4" \
     --resume "$work/no.h5"
 run train_lenet 1 "checkpoint of another architecture" $q --out "$work/run-5" --resume "$fixture"
+# a run that cannot resume leaves no output directory behind either
+for d in run-4 run-5; do
+    [ ! -e "$work/$d" ] || fail "train_lenet: a failed --resume left $d behind"
+done
 run evaluate 1 "checkpoint_load_model: $work/no.h5: cannot open" "$work/no.h5" --data "$fake"
 run evaluate 1 "checkpoint_load_model: $work/empty.h5: empty file" "$work/empty.h5" --data "$fake"
 run evaluate 1 "$work/text: not a wengert checkpoint or HDF5 file" "$work/text" --data "$fake"
