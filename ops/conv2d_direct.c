@@ -299,15 +299,15 @@ wg_status wg_conv_direct_backward(wg_tape *t, const conv_geom *g, const wg_tenso
         threads = chunks;
     /* per thread: a chunk's dy and padded images and the pointers to them,
      * an image's padded dx */
-    wg_real *dyb = wg_tape_alloc(t, op, (size_t)(threads * size * g->o * dplane) * sizeof(wg_real));
-    wg_real *pads = dw ? wg_tape_alloc(t, op, (size_t)(threads * size * g->padded) *
+    wg_real *dyb = wg_tape_alloc(t, op, (size_t)threads * size * g->o * dplane * sizeof(wg_real));
+    wg_real *pads = dw ? wg_tape_alloc(t, op, (size_t)threads * size * g->padded *
                                                   sizeof(wg_real))
                        : NULL;
     const wg_real **ptrs = dw ? wg_tape_alloc(t, op, (size_t)threads * 2 * size * sizeof *ptrs)
                               : NULL;
     int64_t *off = dw ? wg_tape_alloc(t, op, (size_t)ckk * sizeof *off) : NULL;
-    wg_real *dwc = dw ? wg_tape_alloc(t, op, (size_t)(chunks * wsize) * sizeof(wg_real)) : NULL;
-    wg_real *dxw = dx ? wg_tape_alloc(t, op, (size_t)(threads * g->c * dxw_ld) * sizeof(wg_real))
+    wg_real *dwc = dw ? wg_tape_alloc(t, op, (size_t)chunks * wsize * sizeof(wg_real)) : NULL;
+    wg_real *dxw = dx ? wg_tape_alloc(t, op, (size_t)threads * g->c * dxw_ld * sizeof(wg_real))
                       : NULL;
     wg_real *wt2 = dx ? wg_tape_alloc(t, op, (size_t)wsize * sizeof(wg_real)) : NULL;
     if (t->status != WG_OK)
