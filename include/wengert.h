@@ -148,7 +148,10 @@ WG_API const char *WG_SYM(wg_version)(void);
 #define wg_version WG_SYM(wg_version)
 
 /** A one-line description of the build: precision, BLAS library and the
- *  build of it actually loaded (OpenBLAS: threading model, core type),
+ *  build of it actually loaded (OpenBLAS: threading model, core type), the
+ *  vector instructions the hand-vectorised kernels use ("vector math SLEEF
+ *  AVX-512", "SLEEF AVX2" or "libm": chosen from the CPU once per process;
+ *  the environment variable WG_CPU=avx2 or WG_CPU=generic caps the choice),
  *  OpenMP, the number of MPI ranks when there are several, thread count
  *  (per rank). */
 WG_API const char *WG_SYM(wg_build_info)(void);
