@@ -1,7 +1,8 @@
 /* Stride-1 convolutions computed directly, without im2col and GEMM, where
- * the CPU has AVX2 + FMA or AVX-512 (wg_cpu_level): the forward, and the
- * input gradient (a correlation of dy with the flipped kernel, the same
- * loops walking the planes backwards).
+ * the CPU has AVX2 + FMA or AVX-512 (wg_cpu_level): the forward; the input
+ * gradient (a correlation of dy with the flipped kernel: the forward's
+ * loops walking the planes backwards); the weight gradient (a block of
+ * channels x taps of accumulators over the positions of a chunk of images).
  *
  * For LeNet's layers the GEMM path is a poor fit: im2col copies every
  * input value KH*KW times and the products are thin (6 or 16 output
@@ -175,8 +176,8 @@ int wg_conv_direct_lanes(void)
  * for t < len rounded up to the lanes, in that order; xp readable wherever
  * that reaches, rows of y ld apart (ld a multiple of the lanes). */
 static void direct(const wg_real *xp, int64_t plane, int64_t istep, int64_t jstep, int c, int kh,
-                    int kw, int o, const wg_real *wt, const wg_real *bias, int64_t len,
-                    wg_real *y, int64_t ld)
+                   int kw, int o, const wg_real *wt, const wg_real *bias, int64_t len, wg_real *y,
+                   int64_t ld)
 {
 #ifdef WG_DIRECT
     const direct_args a = { xp, wt, bias, y, ld, plane, istep, jstep, o, c, kh, kw };
@@ -200,7 +201,7 @@ static void direct(const wg_real *xp, int64_t plane, int64_t istep, int64_t jste
  * the lanes) of dy[n][o*dld + t] * x[n][off[j] + t], for o < O and j < K:
  * stored, not added. Rows of dy zero past len; x readable that far. */
 static void direct_wgrad(const wg_real *const *x, const wg_real *const *dy, int m, int64_t dld,
-                          int o, const int64_t *off, int k, int64_t len, wg_real *dw)
+                         int o, const int64_t *off, int k, int64_t len, wg_real *dw)
 {
 #ifdef WG_DIRECT
     static const wgrad_kernel avx2 = WGRAD_ENTRY(avx2, 3, 3);
@@ -268,8 +269,8 @@ static void dy_wide(const conv_geom *g, const wg_real *dyn, wg_real *dyb)
  * backwards,
  *     dx_padded[c][s] = sum over (o, i, j) of W[o][c][i][j] dy_wide[o][s - i*WP - j],
  * then the inside of the padded planes added to dx. */
-static void direct_input_grad(const conv_geom *g, const wg_real *dyb, const wg_real *wt2, int lanes,
-                              wg_real *dxw, wg_real *dxn)
+static void direct_input_grad(const conv_geom *g, const wg_real *dyb, const wg_real *wt2,
+                              int lanes, wg_real *dxw, wg_real *dxn)
 {
     const int64_t ld = (g->plane + lanes - 1) / lanes * lanes;
     direct(dyb + dy_margin(g), dy_plane(g), -g->wp, -1, g->o, g->kh, g->kw, g->c, wt2,
