@@ -123,11 +123,6 @@ typedef __m512 vreal_avx512;
 #include "vmath_isa.h"
 #endif
 
-/* 0: none, 1: AVX2, 2: AVX-512 (cpu.c; WG_CPU caps it) */
-static int vector_level(void)
-{
-    return wg_cpu_level();
-}
 #endif
 
 /* ---- the scalar path -------------------------------------------------------- */
@@ -155,11 +150,11 @@ static void run(vfunc f, int64_t n, const wg_real *x, wg_real *y)
 {
     void (*block)(vfunc, int64_t, const wg_real *, wg_real *) = block_scalar;
 #ifdef WG_VECTOR
-    if (vector_level() >= 1)
+    if (wg_cpu_level() >= WG_CPU_AVX2)
         block = block_avx2;
 #endif
 #ifdef WG_VECTOR512
-    if (vector_level() == 2)
+    if (wg_cpu_level() == WG_CPU_AVX512)
         block = block_avx512;
 #endif
     const int64_t blocks = (n + BLOCK - 1) / BLOCK;
@@ -188,11 +183,11 @@ void wg_vexp(int64_t n, const wg_real *x, wg_real *y)
 const char *wg_vmath_name(void)
 {
 #ifdef WG_VECTOR512
-    if (vector_level() == 2)
+    if (wg_cpu_level() == WG_CPU_AVX512)
         return "SLEEF AVX-512";
 #endif
 #ifdef WG_VECTOR
-    if (vector_level() >= 1)
+    if (wg_cpu_level() >= WG_CPU_AVX2)
         return "SLEEF AVX2";
 #endif
     return "libm";

@@ -94,6 +94,16 @@ static inline chunk chunk_at(const conv_geom *g, int size, int ch)
     return (chunk){ n0, g->n - n0 < size ? g->n - n0 : size };
 }
 
+/* dw += the chunks' weight-gradient buffers [chunks][wsize], in chunk
+ * order: the one place the sum over chunks happens, so its order (and the
+ * bits) is the same on both paths and at any thread count */
+static inline void add_chunk_sums(wg_real *dw, const wg_real *dwc, int chunks, int64_t wsize)
+{
+    for (int ch = 0; ch < chunks; ch++)
+        for (int64_t k = 0; k < wsize; k++)
+            dw[k] += dwc[ch * wsize + k];
+}
+
 /* --- im2col + GEMM (conv2d_gemm.c): any stride, any CPU ------------------- */
 WG_INTERNAL void wg_conv_gemm_forward(wg_tape *t, const conv_geom *g, const wg_tensor *x,
                                       const wg_tensor *w, const wg_tensor *b, wg_tensor *y);

@@ -348,9 +348,7 @@ wg_status wg_conv_direct_backward(wg_tape *t, const conv_geom *g, const wg_tenso
                                   dxw + (int64_t)id * g->c * dxw_ld, dx + (c.n0 + k) * xs);
     }
     if (dw)
-        for (int ch = 0; ch < chunks; ch++)
-            for (int64_t k = 0; k < wsize; k++)
-                dw[k] += dwc[ch * wsize + k];
+        add_chunk_sums(dw, dwc, chunks, wsize);
     return WG_OK;
 }
 

@@ -238,8 +238,6 @@ wg_status wg_conv_gemm_backward(wg_tape *t, const conv_geom *gp, const wg_tensor
         }
     }
     if (dw)
-        for (int ch = 0; ch < chunks; ch++)
-            for (int64_t k = 0; k < wsize; k++)
-                dw[k] += dwc[ch * wsize + k];
+        add_chunk_sums(dw, dwc, chunks, wsize);
     return WG_OK;
 }

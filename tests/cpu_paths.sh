@@ -1,6 +1,8 @@
 #!/bin/sh
-# The hand-vectorised kernels (vector math, the direct convolution) have a
-# path per instruction set: AVX-512, AVX2 + FMA, and the portable one. A
+# The hand-vectorised kernels (vector math in autograd/vmath.c, the direct
+# convolution in ops/conv2d_direct.c, whose portable counterpart is
+# ops/conv2d_gemm.c) have a path per instruction set: AVX-512, AVX2 + FMA,
+# and the portable one. A
 # machine takes only its best, so this runs the gradient checks, the
 # PyTorch references, the thread-count determinism test and the vector
 # math test again with the lower paths forced through WG_CPU: every path

@@ -130,7 +130,12 @@ const op_case op_cases[] = {
     { "sigmoid [3x7]", "sigmoid", 1, { S(3, 7) }, INIT_UNIFORM, f_sigmoid, { 0 }, 0, 0 },
     { "tanh [3x7]", "tanh", 1, { S(3, 7) }, INIT_UNIFORM, f_tanh, { 0 }, 0, 0 },
     { "relu [3x7]", "relu", 1, { S(3, 7) }, INIT_AWAY0, f_relu, { 0 }, 0, 0 },
-    /* conv2d: hp = stride_h, stride_w, pad_top, pad_bottom, pad_left, pad_right */
+    /* conv2d: hp = stride_h, stride_w, pad_top, pad_bottom, pad_left, pad_right.
+     * Stride-1 cases run ops/conv2d_direct.c where the CPU has AVX2 (its
+     * forward, input- and weight-gradient kernels; "13 -> 18 channels" splits
+     * them into blocks), strided ones ops/conv2d_gemm.c; tests/cpu_paths.sh
+     * runs every case again with WG_CPU=avx2 and WG_CPU=generic, the latter
+     * sending the stride-1 cases through conv2d_gemm.c's wide layout too. */
     { "conv2d s1 p0 kernel 3x2 on 7x6", "conv2d", 3, { S(2, 3, 7, 6), S(4, 3, 3, 2), S(4) }, INIT_UNIFORM, f_conv2d, { 1, 1, 0, 0, 0, 0 }, 0, 0 },
     { "conv2d s2 p1", "conv2d", 3, { S(2, 3, 7, 6), S(4, 3, 3, 2), S(4) }, INIT_UNIFORM, f_conv2d, { 2, 2, 1, 1, 1, 1 }, 0, 0 },
     { "conv2d s1 p2 kernel 3x3", "conv2d", 3, { S(2, 2, 5, 4), S(3, 2, 3, 3), S(3) }, INIT_UNIFORM, f_conv2d, { 1, 1, 2, 2, 2, 2 }, 0, 0 },
