@@ -773,7 +773,12 @@ WG_API wg_model *WG_SYM(wg_model_from_json)(const char *json, uint64_t seed);
 /** @name Optimizers
  *  An optimizer updates the parameters of a store from their gradients,
  *  skipping frozen ones, then zeroes the gradients. The update rules are
- *  torch.optim's (1.13), step for step. */
+ *  torch.optim's (1.13), step for step, with one difference: the state
+ *  (SGD's momentum buffer, Adam's moments) is flushed to zero where it
+ *  falls below the smallest normal number, because arithmetic on
+ *  subnormals is two orders of magnitude slower on x86 and a buffer whose
+ *  gradient stopped decays into that range (the update of the parameter
+ *  it drops is below the parameter's own resolution unless it is near 0). */
 /**@{*/
 
 /** An optimizer (opaque). */

@@ -59,8 +59,8 @@ void wg_adam_update(wg_optim *o, int index, int64_t off, int64_t n)
             v[k] *= decay;
         else if (wd != 0)
             gk += wd * v[k];
-        m1[k] = b1 * m1[k] + (1 - b1) * gk;
-        m2[k] = b2 * m2[k] + (1 - b2) * gk * gk;
+        m1[k] = wg_flush_tiny(b1 * m1[k] + (1 - b1) * gk);
+        m2[k] = wg_flush_tiny(b2 * m2[k] + (1 - b2) * gk * gk);
         v[k] -= step_size * (m1[k] / ((wg_real)sqrt(m2[k]) / bc2_sqrt + eps));
         g[k] = 0;
     }

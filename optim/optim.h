@@ -4,6 +4,8 @@
 
 #include "internal.h"
 
+#include <float.h>
+
 typedef enum { WG_OPT_SGD, WG_OPT_ADAM, WG_OPT_ADAMW } wg_optim_kind_t;
 
 struct wg_optim {
@@ -28,6 +30,26 @@ struct wg_optim {
 WG_INTERNAL bool wg_optim_setting(const char *who, const char *what, double v, double lo,
                                   bool lo_open, double hi);
 WG_INTERNAL wg_optim *wg_optim_alloc(wg_params *p, wg_optim_kind_t kind, int buffers);
+/* A running average that decays towards zero (a momentum buffer whose
+ * gradient stopped, Adam's moments of a dead unit) reaches the subnormal
+ * range after a few hundred steps, and on x86 every arithmetic operation on
+ * a subnormal takes a microcode assist of about a hundred cycles: measured,
+ * the autoencoder's momentum update ran 10x slower once its dead units'
+ * buffers had decayed, 18% of the whole step. The state is flushed to zero
+ * below the smallest normal number instead; the parameters move by less
+ * than a subnormal times the learning rate less, far below their own
+ * resolution unless they are themselves near zero. A NaN is kept. The
+ * select compiles to a compare and a mask, so the loops still vectorise. */
+#ifdef WG_DOUBLE
+#define WG_REAL_MIN DBL_MIN
+#else
+#define WG_REAL_MIN FLT_MIN
+#endif
+static inline wg_real wg_flush_tiny(wg_real x)
+{
+    return x < WG_REAL_MIN && x > -WG_REAL_MIN ? 0 : x;
+}
+
 /* The update of one parameter: values, gradients and state at `off`. */
 WG_INTERNAL void wg_sgd_update(wg_optim *o, int index, int64_t off, int64_t n);
 WG_INTERNAL void wg_adam_update(wg_optim *o, int index, int64_t off, int64_t n);

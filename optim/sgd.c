@@ -53,7 +53,7 @@ void wg_sgd_update(wg_optim *o, int index, int64_t off, int64_t n)
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
         for (int64_t k = 0; k < n; k++) {
             wg_real d = g[k] + wd * v[k];
-            buf[k] = d;
+            buf[k] = wg_flush_tiny(d);
             v[k] -= lr * (nesterov ? d + mu * d : d);
             g[k] = 0;
         }
@@ -61,7 +61,7 @@ void wg_sgd_update(wg_optim *o, int index, int64_t off, int64_t n)
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
         for (int64_t k = 0; k < n; k++) {
             wg_real d = g[k] + wd * v[k];
-            buf[k] = mu * buf[k] + damp * d;
+            buf[k] = wg_flush_tiny(mu * buf[k] + damp * d);
             v[k] -= lr * (d + mu * buf[k]);
             g[k] = 0;
         }
@@ -69,7 +69,7 @@ void wg_sgd_update(wg_optim *o, int index, int64_t off, int64_t n)
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
         for (int64_t k = 0; k < n; k++) {
             wg_real d = g[k] + wd * v[k];
-            buf[k] = mu * buf[k] + damp * d;
+            buf[k] = wg_flush_tiny(mu * buf[k] + damp * d);
             v[k] -= lr * buf[k];
             g[k] = 0;
         }

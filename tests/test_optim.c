@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <wengert.h>
 
 #include "check.h"
@@ -451,6 +452,72 @@ static void run_file(const char *path)
     H5Fclose(f);
 }
 
+/* A running average whose gradient stopped decays into the subnormal
+ * range, where x86 arithmetic is ~100 cycles per operation (optim.h):
+ * the optimizers flush their state to zero below the smallest normal
+ * number. Each parameter gets one tiny gradient, then 300 steps of none;
+ * without the flush the saved state would still hold subnormals
+ * (1e-301 * 0.9^299 = 2e-315), with it every element is exactly 0. */
+static void tiny_state_flushed(const char *kind)
+{
+    const bool sgd = strcmp(kind, "sgd") == 0;
+    wg_model *m = wg_softmax_regression(5, 3, WG_INIT_DEFAULT, 1);
+    wg_optim *o = !m ? NULL
+                  : sgd ? wg_sgd(wg_model_params(m), (wg_sgd_opts){ .lr = 0.1, .momentum = 0.9 })
+                        : wg_adam(wg_model_params(m), (wg_adam_opts){ .lr = 1e-3, .beta1 = 0.9,
+                                                                      .beta2 = 0.999, .eps = 1e-8 });
+    CHECK(o != NULL, "%s: creating the model or optimizer failed: %s", kind, wg_last_error());
+    if (!o) {
+        wg_model_free(m);
+        return;
+    }
+    wg_params *P = wg_model_params(m);
+    const int64_t n = wg_params_numel(P);
+    wg_real *g = wg_params_grads(P);
+    for (int64_t i = 0; i < n; i++)
+        g[i] = (wg_real)1e-301;
+    bool ok = true;
+    for (int s = 0; s < 301 && ok; s++)
+        ok = wg_optim_step(o) == WG_OK; /* the step zeroes the gradients */
+    CHECK(ok, "%s: wg_optim_step: %s", kind, wg_last_error());
+    char path[] = "/tmp/wg_test_optim_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "mkstemp failed");
+    if (fd >= 0) {
+        close(fd);
+        wg_status st = wg_checkpoint_save(path, m, o, NULL);
+        CHECK(st == WG_OK, "%s: wg_checkpoint_save: %s", kind, wg_last_error());
+        hid_t f = st == WG_OK ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : H5I_INVALID_HID;
+        hid_t grp = f >= 0 ? H5Gopen2(f, "/optimizer/state/fc/weight", H5P_DEFAULT)
+                           : H5I_INVALID_HID;
+        CHECK(st != WG_OK || grp >= 0, "%s: no /optimizer/state/fc/weight in the checkpoint",
+              kind);
+        const char *sets[] = { sgd ? "momentum_buffer" : "exp_avg", sgd ? NULL : "exp_avg_sq" };
+        for (int k = 0; k < 2 && grp >= 0 && sets[k]; k++) {
+            array a;
+            bool got = read_array(grp, sets[k], H5T_NATIVE_DOUBLE, sizeof(double), &a);
+            CHECK(got, "%s: %s unreadable", kind, sets[k]);
+            int nonzero = 0;
+            double first = 0;
+            for (int64_t i = 0; got && i < a.n; i++)
+                if (((double *)a.v)[i] != 0 && !nonzero++)
+                    first = ((double *)a.v)[i];
+            CHECK(got && a.n == 15 && nonzero == 0, "%s: %s of fc.weight after 300 steps without "
+                  "gradient: %d of %lld elements not flushed to 0 (the first %g)", kind, sets[k],
+                  nonzero, (long long)a.n, first);
+            if (got)
+                array_free(&a);
+        }
+        if (grp >= 0)
+            H5Gclose(grp);
+        if (f >= 0)
+            H5Fclose(f);
+        unlink(path);
+    }
+    wg_optim_free(o);
+    wg_model_free(m);
+}
+
 int main(void)
 {
     /* failures are reported here, with the case; HDF5's own stack traces
@@ -467,6 +534,8 @@ int main(void)
         return check_done("test_optim");
     }
     run_file(path);
+    tiny_state_flushed("sgd");
+    tiny_state_flushed("adam");
     /* frees HDF5's own state, so valgrind shows only what is ours */
     H5close();
     return check_done("test_optim");
