@@ -146,6 +146,14 @@ WG_INTERNAL wg_node *wg_op_record(wg_tape *t, const wg_op_desc *d, wg_tensor *ou
 /* The input's gradient buffer if it needs one (allocated zeroed on first
  * use during backward), else NULL. */
 WG_INTERNAL wg_real *wg_in_grad(wg_tape *t, wg_node *n, int i);
+/* The same buffer for an op that writes it completely: on first use it is
+ * allocated but not zeroed, and *acc says false, so the op stores its
+ * gradient instead of adding it (no zeroing pass, one stream fewer: on
+ * wide activations these passes are memory-bound). *acc is true when an
+ * earlier consumer (or the tensor's birth, for parameters) filled it. The
+ * op must write before it asks for another input's buffer, which may be
+ * the same tensor. */
+WG_INTERNAL wg_real *wg_in_grad_dst(wg_tape *t, wg_node *n, int i, bool *acc);
 
 /* --- threads and BLAS (threads.c, blas.c) ---------------------------------- */
 WG_INTERNAL void wg_lib_init(void);

@@ -99,14 +99,20 @@ static void contiguous_row(wg_bin_kind kind, int64_t n, const wg_real *restrict 
 
 /* g += coef * dy (* other) along a row, every stride 1: vectorises */
 static void accum_contiguous(int64_t n, wg_real coef, const wg_real *restrict dy,
-                             const wg_real *restrict other, wg_real *restrict g)
+                             const wg_real *restrict other, wg_real *restrict g, bool acc)
 {
-    if (other)
+    if (other && acc)
         for (int64_t j = 0; j < n; j++)
             g[j] += coef * dy[j] * other[j];
-    else
+    else if (other)
+        for (int64_t j = 0; j < n; j++)
+            g[j] = coef * dy[j] * other[j];
+    else if (acc)
         for (int64_t j = 0; j < n; j++)
             g[j] += coef * dy[j];
+    else
+        for (int64_t j = 0; j < n; j++)
+            g[j] = coef * dy[j];
 }
 
 void wg_bcast_forward(const wg_bcast *p, wg_bin_kind kind, const wg_real *a, const wg_real *b,
@@ -150,7 +156,7 @@ void wg_bcast_forward(const wg_bcast *p, wg_bin_kind kind, const wg_real *a, con
 }
 
 void wg_bcast_accum(const wg_bcast *p, int which, const wg_real *dy, const wg_real *other,
-                    wg_real coef, wg_real *g)
+                    wg_real coef, wg_real *g, bool acc)
 {
     const int64_t inner = p->dim[p->nd - 1], rows = p->numel / (inner ? inner : 1);
     const int64_t *sx = which ? p->sb : p->sa, *so = which ? p->sa : p->sb;
@@ -168,7 +174,10 @@ void wg_bcast_accum(const wg_bcast *p, int which, const wg_real *dy, const wg_re
         const wg_real *orow = other ? other + (which ? oa : ob) : NULL;
         const wg_real *dyr = dy + r * inner;
         if (ix == 1 && (!orow || io == 1))
-            accum_contiguous(inner, coef, dyr, orow, gr);
+            accum_contiguous(inner, coef, dyr, orow, gr, acc);
+        else if (!acc) /* full: this operand's elements, one to one */
+            for (int64_t j = 0; j < inner; j++)
+                gr[j * ix] = coef * dyr[j] * (orow ? orow[j * io] : 1);
         else if (orow)
             for (int64_t j = 0; j < inner; j++)
                 gr[j * ix] += coef * dyr[j] * orow[j * io];
@@ -206,18 +215,31 @@ wg_tensor *wg_binary_op(wg_tape *t, const wg_op_desc *d, const char *sym, wg_bin
     return y;
 }
 
+/* Operand i's gradient buffer; a fresh one is set rather than added to
+ * only when each of its elements receives exactly one output element */
+static wg_real *operand_grad(wg_tape *t, wg_node *n, int i, bool full, bool *acc)
+{
+    wg_real *g = wg_in_grad_dst(t, n, i, acc);
+    if (g && !*acc && !full) {
+        memset(g, 0, (size_t)n->in[i]->numel * sizeof *g);
+        *acc = true;
+    }
+    return g;
+}
+
 wg_status wg_binary_backward(wg_tape *t, wg_node *n, wg_bin_kind kind)
 {
     const wg_bcast *p = n->saved;
     const wg_real *dy = n->out->grad;
     if (!p->numel)
         return WG_OK;
-    wg_real *ga = wg_in_grad(t, n, 0);
+    bool acc;
+    wg_real *ga = operand_grad(t, n, 0, p->a_full, &acc);
     if (ga)
-        wg_bcast_accum(p, 0, dy, kind == WG_BIN_MUL ? n->in[1]->data : NULL, 1, ga);
-    wg_real *gb = wg_in_grad(t, n, 1);
+        wg_bcast_accum(p, 0, dy, kind == WG_BIN_MUL ? n->in[1]->data : NULL, 1, ga, acc);
+    wg_real *gb = operand_grad(t, n, 1, p->b_full, &acc);
     if (gb)
         wg_bcast_accum(p, 1, dy, kind == WG_BIN_MUL ? n->in[0]->data : NULL,
-                       kind == WG_BIN_SUB ? -1 : 1, gb);
+                       kind == WG_BIN_SUB ? -1 : 1, gb, acc);
     return t->status;
 }

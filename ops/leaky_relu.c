@@ -16,14 +16,12 @@ static wg_real slope_of(const wg_node *n)
 
 static wg_status leaky_relu_backward(wg_tape *t, wg_node *n)
 {
-    wg_real *gx = wg_in_grad(t, n, 0);
+    bool acc;
+    wg_real *gx = wg_in_grad_dst(t, n, 0, &acc);
     if (!gx)
         return t->status;
     const wg_real *x = n->in[0]->data, *dy = n->out->grad, s = slope_of(n);
-    const int64_t len = n->out->numel;
-#pragma omp parallel for num_threads(wg_threads_for(len)) schedule(static)
-    for (int64_t i = 0; i < len; i++)
-        gx[i] += x[i] > 0 ? dy[i] : s * dy[i];
+    WG_GRAD_LOOP(acc, n->out->numel, gx, i, x[i] > 0 ? dy[i] : s * dy[i]);
     return WG_OK;
 }
 

@@ -16,19 +16,21 @@ static wg_status matmul_backward(wg_tape *t, wg_node *n)
     const int k = (int)(ta ? A->shape.dim[0] : A->shape.dim[1]);
     const int lda = (int)A->shape.dim[1], ldb = (int)B->shape.dim[1];
     const wg_real *dc = n->out->grad;
-    wg_real *ga = wg_in_grad(t, n, 0);
+    /* a fresh buffer (beta 0) is written, not added to */
+    bool acc;
+    wg_real *ga = wg_in_grad_dst(t, n, 0, &acc);
     if (ga) {
         if (!ta) /* dA [m x k] = dC op(B)ᵀ */
-            wg_gemm(false, !tb, m, k, nn, 1, dc, nn, B->data, ldb, 1, ga, k);
+            wg_gemm(false, !tb, m, k, nn, 1, dc, nn, B->data, ldb, acc, ga, k);
         else     /* dA [k x m] = op(B) dCᵀ */
-            wg_gemm(tb, true, k, m, nn, 1, B->data, ldb, dc, nn, 1, ga, m);
+            wg_gemm(tb, true, k, m, nn, 1, B->data, ldb, dc, nn, acc, ga, m);
     }
-    wg_real *gb = wg_in_grad(t, n, 1);
+    wg_real *gb = wg_in_grad_dst(t, n, 1, &acc);
     if (gb) {
         if (!tb) /* dB [k x n] = op(A)ᵀ dC */
-            wg_gemm(!ta, false, k, nn, m, 1, A->data, lda, dc, nn, 1, gb, nn);
+            wg_gemm(!ta, false, k, nn, m, 1, A->data, lda, dc, nn, acc, gb, nn);
         else     /* dB [n x k] = dCᵀ op(A) */
-            wg_gemm(true, ta, nn, k, m, 1, dc, nn, A->data, lda, 1, gb, k);
+            wg_gemm(true, ta, nn, k, m, 1, dc, nn, A->data, lda, acc, gb, k);
     }
     return t->status;
 }

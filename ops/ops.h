@@ -31,9 +31,10 @@ WG_INTERNAL void wg_bcast_forward(const wg_bcast *p, wg_bin_kind kind, const wg_
                                   const wg_real *b, wg_real *y);
 /* g_x += coef * dy * other, x being operand `which` (0: a, 1: b), other the
  * other operand's values or NULL for 1; sums over x's broadcast dimensions
- * in a fixed order. */
+ * in a fixed order. With `acc` false (only for an operand of the output's
+ * shape), g_x is uninitialised and is set instead (wg_in_grad_dst). */
 WG_INTERNAL void wg_bcast_accum(const wg_bcast *p, int which, const wg_real *dy,
-                                const wg_real *other, wg_real coef, wg_real *g);
+                                const wg_real *other, wg_real coef, wg_real *g, bool acc);
 /* The binary op shared by add, sub and mul. */
 WG_INTERNAL wg_tensor *wg_binary_op(wg_tape *t, const wg_op_desc *d, const char *sym,
                                     wg_bin_kind kind, wg_tensor *a, wg_tensor *b);
@@ -42,6 +43,24 @@ WG_INTERNAL wg_status wg_binary_backward(wg_tape *t, wg_node *n, wg_bin_kind kin
 /* --- element-wise unary ops (unary.c) -------------------------------------- */
 WG_INTERNAL wg_tensor *wg_unary_op(wg_tape *t, const wg_op_desc *d, wg_tensor *x,
                                    void (*f)(int64_t n, const wg_real *x, wg_real *y));
+/* The backward of an element-wise op: g[i] = expr over [0, len), or
+ * g[i] += expr when `acc` (see wg_in_grad_dst). The body is written once;
+ * each form is its own loop so both vectorise, split over threads by
+ * element (the same bits at any thread count). */
+#define WG_GRAD_LOOP(acc, len, g, i, expr)                                              \
+    do {                                                                                \
+        const int64_t len_ = (len);                                                     \
+        const int th_ = wg_threads_for(len_);                                           \
+        if (acc) {                                                                      \
+            _Pragma("omp parallel for num_threads(th_) schedule(static) if (th_ > 1)") \
+            for (int64_t i = 0; i < len_; i++)                                          \
+                (g)[i] += (expr);                                                       \
+        } else {                                                                        \
+            _Pragma("omp parallel for num_threads(th_) schedule(static) if (th_ > 1)") \
+            for (int64_t i = 0; i < len_; i++)                                          \
+                (g)[i] = (expr);                                                        \
+        }                                                                               \
+    } while (0)
 
 /* --- views (reshape.c) ------------------------------------------------------- */
 /* A tensor on the tape sharing `data`, with its own gradient buffer. */

@@ -18,14 +18,13 @@ static void relu_fwd(int64_t n, const wg_real *x, wg_real *y)
 
 static wg_status relu_backward(wg_tape *t, wg_node *n)
 {
-    wg_real *gx = wg_in_grad(t, n, 0);
+    bool acc;
+    wg_real *gx = wg_in_grad_dst(t, n, 0, &acc);
     if (!gx)
         return t->status;
     const wg_real *y = n->out->data, *dy = n->out->grad;
-    const int64_t len = n->out->numel;
-#pragma omp parallel for num_threads(wg_threads_for(len)) schedule(static)
-    for (int64_t i = 0; i < len; i++)
-        gx[i] += y[i] <= 0 ? 0 : dy[i]; /* a NaN passes the gradient, as in PyTorch */
+    /* a NaN passes the gradient, as in PyTorch */
+    WG_GRAD_LOOP(acc, n->out->numel, gx, i, y[i] <= 0 ? 0 : dy[i]);
     return WG_OK;
 }
 

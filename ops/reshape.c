@@ -17,14 +17,12 @@ wg_tensor *wg_op_view(wg_tape *t, const char *op, wg_shape shape, wg_real *data)
 
 static wg_status reshape_backward(wg_tape *t, wg_node *n)
 {
-    wg_real *gx = wg_in_grad(t, n, 0);
+    bool acc;
+    wg_real *gx = wg_in_grad_dst(t, n, 0, &acc);
     if (!gx)
         return t->status;
     const wg_real *dy = n->out->grad;
-    const int64_t len = n->out->numel;
-#pragma omp parallel for num_threads(wg_threads_for(len)) schedule(static)
-    for (int64_t i = 0; i < len; i++)
-        gx[i] += dy[i];
+    WG_GRAD_LOOP(acc, n->out->numel, gx, i, dy[i]);
     return WG_OK;
 }
 

@@ -3,14 +3,12 @@
 
 static wg_status tanh_backward(wg_tape *t, wg_node *n)
 {
-    wg_real *gx = wg_in_grad(t, n, 0);
+    bool acc;
+    wg_real *gx = wg_in_grad_dst(t, n, 0, &acc);
     if (!gx)
         return t->status;
     const wg_real *y = n->out->data, *dy = n->out->grad;
-    const int64_t len = n->out->numel;
-#pragma omp parallel for num_threads(wg_threads_for(len)) schedule(static)
-    for (int64_t i = 0; i < len; i++)
-        gx[i] += dy[i] * (1 - y[i] * y[i]);
+    WG_GRAD_LOOP(acc, n->out->numel, gx, i, dy[i] * (1 - y[i] * y[i]));
     return WG_OK;
 }
 

@@ -107,6 +107,24 @@ static wg_tensor *f_reuse(wg_tape *t, wg_tensor *const *x, int n, void *c)
     return wg_add(t, wg_mul(t, x[0], x[0]), wg_sigmoid(t, x[0]));
 }
 
+/* An intermediate h consumed by many ops: the first backward to reach its
+ * gradient buffer stores into it, the later ones add (wg_in_grad_dst), so
+ * every op's store and add forms meet here, and a broadcast operand that is
+ * itself an intermediate (tanh(x1), summed over rows) starts from zero. */
+static wg_tensor *f_reuse_mid(wg_tape *t, wg_tensor *const *x, int n, void *c)
+{
+    (void)n;
+    (void)c;
+    wg_tensor *h = wg_tanh(t, x[0]), *r = wg_tanh(t, x[1]);
+    wg_tensor *flat = wg_reshape(t, wg_reshape(t, h, WG_SHAPE(-1)), wg_shape_of(h));
+    wg_tensor *s = wg_add(t, wg_relu(t, h), wg_sigmoid(t, h));
+    s = wg_add(t, s, wg_mul(t, h, h));
+    s = wg_add(t, s, wg_matmul(t, h, x[2]));
+    s = wg_add(t, s, flat);
+    s = wg_sub(t, s, wg_leaky_relu(t, h, 0.1));
+    return wg_add(t, wg_add(t, s, r), wg_matmul_nt(t, x[2], h));
+}
+
 #define S WG_SHAPE
 const op_case op_cases[] = {
     { "matmul [3x4]@[4x5]", "matmul", 2, { S(3, 4), S(4, 5) }, INIT_UNIFORM, f_matmul, { 0 }, 0, 0 },
@@ -162,6 +180,7 @@ const op_case op_cases[] = {
     { "dropout p 0.2 on NCHW", "dropout", 1, { S(2, 3, 2, 2) }, INIT_UNIFORM, f_dropout, { 20, 8 }, 0, 0 },
     { "custom cube", "custom", 1, { S(3, 4) }, INIT_UNIFORM, f_custom, { 0 }, 0, 0 },
     { "reuse: x*x + sigmoid(x)", "mul", 1, { S(3, 4) }, INIT_UNIFORM, f_reuse, { 0 }, 0, 0 },
+    { "reuse of an intermediate by 9 ops", "add", 3, { S(4, 4), S(4), S(4, 4) }, INIT_UNIFORM, f_reuse_mid, { 0 }, 0, 0 },
 };
 #undef S
 const int n_op_cases = (int)(sizeof op_cases / sizeof op_cases[0]);
