@@ -73,7 +73,11 @@ static wg_status conv2d_backward(wg_tape *t, wg_node *nd)
     const conv_geom g = geometry(nd);
     const wg_tensor *w = nd->in[1];
     const wg_real *dy = nd->out->grad;
-    wg_real *dx = wg_in_grad(t, nd, 0);
+    /* dx is set rather than added to when fresh, unless the input is also
+     * the weight (then dW would add to a buffer not yet written) */
+    bool dx_acc = true;
+    wg_real *dx = nd->in[0] == nd->in[1] ? wg_in_grad(t, nd, 0)
+                                         : wg_in_grad_dst(t, nd, 0, &dx_acc);
     wg_real *dw = wg_in_grad(t, nd, 1);
     wg_real *db = nd->n_in > 2 ? wg_in_grad(t, nd, 2) : NULL;
     if (t->status != WG_OK)
@@ -84,8 +88,8 @@ static wg_status conv2d_backward(wg_tape *t, wg_node *nd)
         return WG_OK;
     const int lanes = g.wide ? wg_conv_direct_lanes() : 0;
     if (lanes)
-        return wg_conv_direct_backward(t, &g, nd->in[0], w, dy, dx, dw, lanes);
-    return wg_conv_gemm_backward(t, &g, nd->in[0], w, dy, dx, dw);
+        return wg_conv_direct_backward(t, &g, nd->in[0], w, dy, dx, dx_acc, dw, lanes);
+    return wg_conv_gemm_backward(t, &g, nd->in[0], w, dy, dx, dx_acc, dw);
 }
 
 

@@ -107,9 +107,11 @@ static inline void add_chunk_sums(wg_real *dw, const wg_real *dwc, int chunks, i
 /* --- im2col + GEMM (conv2d_gemm.c): any stride, any CPU ------------------- */
 WG_INTERNAL void wg_conv_gemm_forward(wg_tape *t, const conv_geom *g, const wg_tensor *x,
                                       const wg_tensor *w, const wg_tensor *b, wg_tensor *y);
+/* dx and dW (either may be NULL); dx is added to, or set when dx_acc is
+ * false (a fresh buffer, wg_in_grad_dst) */
 WG_INTERNAL wg_status wg_conv_gemm_backward(wg_tape *t, const conv_geom *g, const wg_tensor *x,
                                             const wg_tensor *w, const wg_real *dy, wg_real *dx,
-                                            wg_real *dw);
+                                            bool dx_acc, wg_real *dw);
 
 /* --- direct kernels (conv2d_direct.c): stride 1 with AVX2 or AVX-512 ------ */
 /* Elements per vector of the direct kernels on this CPU; 0: none. */
@@ -117,10 +119,10 @@ WG_INTERNAL int wg_conv_direct_lanes(void);
 WG_INTERNAL void wg_conv_direct_forward(wg_tape *t, const conv_geom *g, const wg_tensor *x,
                                         const wg_tensor *w, const wg_tensor *b, wg_tensor *y,
                                         int lanes);
-/* dx and dW (either may be NULL); the bias gradient is conv2d.c's */
+/* as wg_conv_gemm_backward; the bias gradient is conv2d.c's */
 WG_INTERNAL wg_status wg_conv_direct_backward(wg_tape *t, const conv_geom *g,
                                               const wg_tensor *x, const wg_tensor *w,
-                                              const wg_real *dy, wg_real *dx, wg_real *dw,
-                                              int lanes);
+                                              const wg_real *dy, wg_real *dx, bool dx_acc,
+                                              wg_real *dw, int lanes);
 
 #endif

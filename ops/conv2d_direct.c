@@ -268,17 +268,18 @@ static void dy_wide(const conv_geom *g, const wg_real *dyn, wg_real *dyb)
 /* The input gradient of one image: dy correlated with the kernel walked
  * backwards,
  *     dx_padded[c][s] = sum over (o, i, j) of W[o][c][i][j] dy_wide[o][s - i*WP - j],
- * then the inside of the padded planes added to dx. */
+ * then the inside of the padded planes added to dx (copied when dx is fresh). */
 static void direct_input_grad(const conv_geom *g, const wg_real *dyb, const wg_real *wt2,
-                              int lanes, wg_real *dxw, wg_real *dxn)
+                              int lanes, wg_real *dxw, wg_real *dxn, bool acc)
 {
     const int64_t ld = (g->plane + lanes - 1) / lanes * lanes;
     direct(dyb + dy_margin(g), dy_plane(g), -g->wp, -1, g->o, g->kh, g->kw, g->c, wt2,
                    NULL, g->plane, dxw, ld);
     for (int c = 0; c < g->c; c++)
         for (int r = 0; r < g->h; r++)
-            add_run(dxn + ((int64_t)c * g->h + r) * g->w,
-                    dxw + c * ld + (int64_t)(r + g->pt) * g->wp + g->pl, g->w);
+            (acc ? add_run : copy_run)(dxn + ((int64_t)c * g->h + r) * g->w,
+                                       dxw + c * ld + (int64_t)(r + g->pt) * g->wp + g->pl,
+                                       g->w);
 }
 
 /* Both gradients by the direct kernels, chunk by chunk: each image's dy
@@ -287,7 +288,7 @@ static void direct_input_grad(const conv_geom *g, const wg_real *dyb, const wg_r
  * the chunk's own buffer; the buffers are added in chunk order. */
 wg_status wg_conv_direct_backward(wg_tape *t, const conv_geom *g, const wg_tensor *x,
                                   const wg_tensor *w, const wg_real *dy, wg_real *dx,
-                                  wg_real *dw, int lanes)
+                                  bool dx_acc, wg_real *dw, int lanes)
 {
     static const char *op = "conv2d";
     const int ohw = g->oh * g->ow, ckk = g->c * g->kh * g->kw;
@@ -345,7 +346,8 @@ wg_status wg_conv_direct_backward(wg_tape *t, const conv_geom *g, const wg_tenso
         if (dx)
             for (int k = 0; k < c.m; k++)
                 direct_input_grad(g, db + k * g->o * dplane, wt2, lanes,
-                                  dxw + (int64_t)id * g->c * dxw_ld, dx + (c.n0 + k) * xs);
+                                  dxw + (int64_t)id * g->c * dxw_ld, dx + (c.n0 + k) * xs,
+                                  dx_acc);
     }
     if (dw)
         add_chunk_sums(dw, dwc, chunks, wsize);

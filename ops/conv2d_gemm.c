@@ -91,9 +91,9 @@ static void im2col_wide(const conv_geom *g, const wg_real *xp, wg_real *col, int
 }
 
 /* the adjoint of im2col_wide into a zeroed padded image dxp, then its
- * inside added to dx */
+ * inside added to dx (or copied, when dx is fresh) */
 static void col2im_wide(const conv_geom *g, const wg_real *col, int64_t ld, wg_real *dxp,
-                        wg_real *dx)
+                        wg_real *dx, bool acc)
 {
     memset(dxp, 0, (size_t)g->padded * sizeof *dxp);
     int64_t row = 0;
@@ -103,8 +103,9 @@ static void col2im_wide(const conv_geom *g, const wg_real *col, int64_t ld, wg_r
                 add_run(dxp + c * g->plane + (int64_t)i * g->wp + j, col + row * ld, g->len);
     for (int c = 0; c < g->c; c++)
         for (int r = 0; r < g->h; r++)
-            add_run(dx + ((int64_t)c * g->h + r) * g->w,
-                    dxp + c * g->plane + (int64_t)(r + g->pt) * g->wp + g->pl, g->w);
+            (acc ? add_run : copy_run)(dx + ((int64_t)c * g->h + r) * g->w,
+                                       dxp + c * g->plane + (int64_t)(r + g->pt) * g->wp + g->pl,
+                                       g->w);
 }
 
 /* col of a chunk: its images' columns side by side, ld = m * len */
@@ -179,7 +180,8 @@ void wg_conv_gemm_forward(wg_tape *t, const conv_geom *gp, const wg_tensor *x, c
  * tape written out of the caches and read back, which measured no faster
  * than the copies it saves. */
 wg_status wg_conv_gemm_backward(wg_tape *t, const conv_geom *gp, const wg_tensor *x,
-                                const wg_tensor *w, const wg_real *dy, wg_real *dx, wg_real *dw)
+                                const wg_tensor *w, const wg_real *dy, wg_real *dx, bool dx_acc,
+                                wg_real *dw)
 {
     const conv_geom g = *gp;
     const int ohw = g.oh * g.ow, ckk = g.c * g.kh * g.kw;
@@ -230,11 +232,14 @@ wg_status wg_conv_gemm_backward(wg_tape *t, const conv_geom *gp, const wg_tensor
             wg_real *dcol = dcols + (int64_t)THREAD_ID * ckk * span;
             wg_gemm(true, false, ckk, (int)ld, g.o, 1, w->data, ckk, d, (int)ld, 0, dcol, (int)ld);
             for (int k = 0; k < c.m; k++)
-                if (g.wide)
+                if (g.wide) {
                     col2im_wide(&g, dcol + k * g.len, ld, dpad + THREAD_ID * g.padded,
-                                dx + (c.n0 + k) * xs);
-                else
+                                dx + (c.n0 + k) * xs, dx_acc);
+                } else {
+                    if (!dx_acc) /* strided windows overlap: the scatter adds */
+                        memset(dx + (c.n0 + k) * xs, 0, (size_t)xs * sizeof *dx);
                     col2im(&g, dcol + k * g.len, ld, dx + (c.n0 + k) * xs);
+                }
         }
     }
     if (dw)

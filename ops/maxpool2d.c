@@ -4,11 +4,14 @@
  * row-major order wins a tie, and a NaN wins over any number. */
 #include "ops.h"
 
+#include <string.h>
+
 enum { HP_KH, HP_KW, HP_SH, HP_SW };
 
 static wg_status maxpool2d_backward(wg_tape *t, wg_node *nd)
 {
-    wg_real *dx = wg_in_grad(t, nd, 0);
+    bool acc;
+    wg_real *dx = wg_in_grad_dst(t, nd, 0, &acc);
     if (!dx)
         return t->status;
     const int32_t *arg = nd->saved;
@@ -17,11 +20,16 @@ static wg_status maxpool2d_backward(wg_tape *t, wg_node *nd)
     const int64_t hw = x->shape.dim[2] * x->shape.dim[3], ohw = y->shape.dim[2] * y->shape.dim[3];
     const wg_real *dy = y->grad;
     /* windows overlap when the stride is below the kernel, so a plane is
-     * one thread's: its additions then happen in a fixed order */
+     * one thread's: its additions then happen in a fixed order. A fresh
+     * buffer is zeroed plane by plane, just before the plane's scatter,
+     * while it is in cache */
 #pragma omp parallel for num_threads(wg_threads_for(planes * ohw)) schedule(static)
-    for (int64_t p = 0; p < planes; p++)
+    for (int64_t p = 0; p < planes; p++) {
+        if (!acc)
+            memset(dx + p * hw, 0, (size_t)hw * sizeof *dx);
         for (int64_t k = 0; k < ohw; k++)
             dx[p * hw + arg[p * ohw + k]] += dy[p * ohw + k];
+    }
     return WG_OK;
 }
 

@@ -47,6 +47,21 @@ static wg_tensor *f_maxpool(wg_tape *t, wg_tensor *const *x, int n, void *ctx)
     return wg_maxpool2d_ex(t, x[0], h[0], h[1], h[2], h[3]);
 }
 
+/* The same ops on an intermediate (an identity reshape of the input): its
+ * gradient buffer is fresh when the op's backward reaches it, so the
+ * op's store form runs (wg_in_grad_dst) instead of the add form. */
+static wg_tensor *f_conv2d_mid(wg_tape *t, wg_tensor *const *x, int n, void *ctx)
+{
+    wg_tensor *in[3] = { wg_reshape(t, x[0], wg_shape_of(x[0])), x[1], n > 2 ? x[2] : NULL };
+    return f_conv2d(t, in, n, ctx);
+}
+
+static wg_tensor *f_maxpool_mid(wg_tape *t, wg_tensor *const *x, int n, void *ctx)
+{
+    wg_tensor *in[1] = { wg_reshape(t, x[0], wg_shape_of(x[0])) };
+    return f_maxpool(t, in, n, ctx);
+}
+
 static const int32_t sce_labels[6] = { 2, 0, 4, 1, 3, 2 };
 static wg_tensor *f_sce(wg_tape *t, wg_tensor *const *x, int n, void *c)
 {
@@ -164,12 +179,16 @@ const op_case op_cases[] = {
     { "conv2d batch 10: chunks of 3, 3, 3, 1 images, stride 1x2, padded", "conv2d", 3, { S(10, 2, 5, 4), S(3, 2, 3, 2), S(3) }, INIT_UNIFORM, f_conv2d, { 1, 2, 1, 0, 1, 1 }, 60, 0 },
     { "conv2d batch 10, stride 1 (wide columns), padding 2,0,1,2", "conv2d", 3, { S(10, 2, 5, 4), S(3, 2, 3, 2), S(3) }, INIT_UNIFORM, f_conv2d, { 1, 1, 2, 0, 1, 2 }, 60, 0 },
     { "conv2d 13 -> 18 channels (direct kernels in several blocks)", "conv2d", 3, { S(2, 13, 5, 4), S(18, 13, 2, 3), S(18) }, INIT_UNIFORM, f_conv2d, { 1, 1, 1, 0, 1, 1 }, 60, 0 },
+    { "conv2d s1 on an intermediate", "conv2d", 3, { S(2, 3, 7, 6), S(4, 3, 3, 2), S(4) }, INIT_UNIFORM, f_conv2d_mid, { 1, 1, 1, 0, 0, 1 }, 0, 0 },
+    { "conv2d s2 p1 on an intermediate", "conv2d", 3, { S(2, 3, 7, 6), S(4, 3, 3, 2), S(4) }, INIT_UNIFORM, f_conv2d_mid, { 2, 2, 1, 1, 1, 1 }, 0, 0 },
     /* maxpool2d: hp = kh, kw, stride_h, stride_w */
     { "maxpool2d k2 s2", "maxpool2d", 1, { S(2, 3, 6, 6) }, INIT_DISTINCT, f_maxpool, { 2, 2, 2, 2 }, 0, 0 },
     { "maxpool2d k2 s2, rows of 9 windows (vector path)", "maxpool2d", 1, { S(2, 2, 4, 18) }, INIT_DISTINCT, f_maxpool, { 2, 2, 2, 2 }, 0, 0 },
     { "maxpool2d k3 s2 (odd size, floor)", "maxpool2d", 1, { S(2, 2, 7, 8) }, INIT_DISTINCT, f_maxpool, { 3, 3, 2, 2 }, 0, 0 },
     { "maxpool2d k3 s1 (overlapping)", "maxpool2d", 1, { S(1, 2, 5, 6) }, INIT_DISTINCT, f_maxpool, { 3, 3, 1, 1 }, 0, 0 },
     { "maxpool2d k2x3 s1x2", "maxpool2d", 1, { S(2, 2, 5, 7) }, INIT_DISTINCT, f_maxpool, { 2, 3, 1, 2 }, 0, 0 },
+    { "maxpool2d k2 s2 on an intermediate", "maxpool2d", 1, { S(2, 3, 6, 6) }, INIT_DISTINCT, f_maxpool_mid, { 2, 2, 2, 2 }, 0, 0 },
+    { "maxpool2d k3 s1 on an intermediate", "maxpool2d", 1, { S(1, 2, 5, 6) }, INIT_DISTINCT, f_maxpool_mid, { 3, 3, 1, 1 }, 0, 0 },
     { "softmax_cross_entropy [6x5]", "softmax_cross_entropy", 1, { S(6, 5) }, INIT_UNIFORM, f_sce, { 0 }, 0, 0 },
     { "mse [3x4] both inputs", "mse", 2, { S(3, 4), S(3, 4) }, INIT_UNIFORM, f_mse, { 0 }, 0, 0 },
     { "reshape [2x3x4] to [4x-1]", "reshape", 1, { S(2, 3, 4) }, INIT_UNIFORM, f_reshape, { 4, -1 }, 0, 0 },

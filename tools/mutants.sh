@@ -29,6 +29,8 @@ mutants=(
   "ops/conv2d_direct.c|s/acc\[b\]\[k\] += d\[b\] \* xv;/acc[b][k] += (k == 1 ? (wg_real)1.01 : 1) * d[b] * xv;/|conv2d direct weight gradient: the second tap of a block x1.01"
   "ops/maxpool2d.c|s/dx\[p \* hw + arg\[p \* ohw + k\]\] += dy\[p \* ohw + k\];/dx[p * hw + arg[p * ohw + k]] += (k == 0 ? 1.01 : 1) * dy[p * ohw + k];/|maxpool2d: first window x1.01"
   "ops/matmul.c|s/wg_gemm(!ta, false, k, nn, m, 1, A->data/wg_gemm(!ta, false, k, nn, m, 1.01, A->data/|matmul: dB scaled by 1.01"
+  "ops/conv2d_direct.c|s/(acc ? add_run : copy_run)/(acc ? add_run : add_run)/|conv2d direct: input gradient added into a fresh (unzeroed) buffer"
+  "ops/maxpool2d.c|s/if (!acc)/if (0)/|maxpool2d: a fresh input gradient not zeroed before the scatter"
   "ops/mse.c|s/gq\[i\] -= d;/gq[i] += d;/|mse: target gradient sign flipped"
   "ops/softmax_cross_entropy.c|s/gi\[s->labels\[i\]\] -= g;/gi[s->labels[i]] -= 1.01 * g;/|softmax_cross_entropy: onehot term x1.01"
   "ops/broadcast.c|s/g\[j\] += coef \* dy\[j\];/g[j] += (j == 0 ? 1.01 : 1) * coef * dy[j];/|add: broadcast gradient (contiguous rows), one column x1.01"
