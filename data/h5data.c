@@ -187,6 +187,7 @@ static wg_status load_images(h5_job *j, wg_dataset *d)
                     (unsigned long long)bytes);
     if (H5Dread(j->images, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->images) < 0)
         return fail(WG_EIO, j, "cannot read 'images'");
+    wg_advise_huge(d->images, (size_t)bytes);
     return WG_OK;
 }
 

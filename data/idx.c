@@ -331,6 +331,7 @@ static wg_status read_payload(src *s, uint64_t size, unsigned char **out, uint64
         p = q;
         cap = grown;
     }
+    wg_advise_huge(p, n);
     *out = p;
     *have = n;
     return WG_OK;

@@ -3,6 +3,7 @@
  *   m = b1 m + (1 - b1) g       v = b2 v + (1 - b2) g^2
  *   p = p - lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps) */
 #include "optim.h"
+#include "isa.h"
 
 #include <math.h>
 
@@ -38,22 +39,21 @@ wg_optim *wg_adamw(wg_params *p, wg_adam_opts opts)
     return make(p, opts, WG_OPT_ADAMW, "adamw");
 }
 
-void wg_adam_update(wg_optim *o, int index, int64_t off, int64_t n)
+/* The update of elements [lo, hi) of one parameter, zeroing the used
+ * gradient (sgd.c); the same bits on every split and instruction set. */
+typedef struct adam_loop {
+    wg_real *v, *g, *m1, *m2;
+    wg_real b1, b2, wd, step_size, bc2_sqrt, eps, decay;
+    bool decoupled;
+} adam_loop;
+
+WG_ISA_INLINE void adam_block(const adam_loop *s, int64_t lo, int64_t hi)
 {
-    const wg_adam_opts *a = &o->adam;
-    const double t = (double)o->param_steps[index];
-    const wg_real b1 = (wg_real)a->beta1, b2 = (wg_real)a->beta2, wd = (wg_real)a->weight_decay;
-    const wg_real step_size = (wg_real)(o->lr / (1 - pow(a->beta1, t)));
-    const wg_real bc2_sqrt = (wg_real)sqrt(1 - pow(a->beta2, t));
-    const wg_real eps = (wg_real)a->eps, decay = (wg_real)(1 - o->lr * a->weight_decay);
-    const bool decoupled = o->kind == WG_OPT_ADAMW;
-    const int threads = wg_threads_for(n); /* element-wise: the same bits at any count */
-    /* restrict: separate allocations; the used gradient is zeroed (sgd.c) */
-    wg_real *restrict v = wg_params_values(o->params) + off;
-    wg_real *restrict g = wg_params_grads(o->params) + off;
-    wg_real *restrict m1 = o->state1 + off, *restrict m2 = o->state2 + off;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t k = 0; k < n; k++) {
+    wg_real *restrict v = s->v, *restrict g = s->g, *restrict m1 = s->m1, *restrict m2 = s->m2;
+    const wg_real b1 = s->b1, b2 = s->b2, wd = s->wd, step_size = s->step_size;
+    const wg_real bc2_sqrt = s->bc2_sqrt, eps = s->eps, decay = s->decay;
+    const bool decoupled = s->decoupled;
+    for (int64_t k = lo; k < hi; k++) {
         wg_real gk = g[k];
         if (decoupled)
             v[k] *= decay;
@@ -64,4 +64,31 @@ void wg_adam_update(wg_optim *o, int index, int64_t off, int64_t n)
         v[k] -= step_size * (m1[k] / ((wg_real)sqrt(m2[k]) / bc2_sqrt + eps));
         g[k] = 0;
     }
+}
+WG_ISA_CLONES(adam_block, (const adam_loop *s, int64_t lo, int64_t hi), (s, lo, hi))
+
+void wg_adam_update(wg_optim *o, int index, int64_t off, int64_t n)
+{
+    const wg_adam_opts *a = &o->adam;
+    const double t = (double)o->param_steps[index];
+    const adam_loop s = {
+        .v = wg_params_values(o->params) + off,
+        .g = wg_params_grads(o->params) + off,
+        .m1 = o->state1 + off,
+        .m2 = o->state2 + off,
+        .b1 = (wg_real)a->beta1,
+        .b2 = (wg_real)a->beta2,
+        .wd = (wg_real)a->weight_decay,
+        .step_size = (wg_real)(o->lr / (1 - pow(a->beta1, t))),
+        .bc2_sqrt = (wg_real)sqrt(1 - pow(a->beta2, t)),
+        .eps = (wg_real)a->eps,
+        .decay = (wg_real)(1 - o->lr * a->weight_decay),
+        .decoupled = o->kind == WG_OPT_ADAMW,
+    };
+    void (*block)(const adam_loop *, int64_t, int64_t) = adam_block_pick();
+    const int64_t blocks = (n + WG_OPTIM_BLOCK - 1) / WG_OPTIM_BLOCK;
+    const int threads = wg_threads_for(n);
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (int64_t b = 0; b < blocks; b++)
+        block(&s, b * WG_OPTIM_BLOCK, b == blocks - 1 ? n : (b + 1) * WG_OPTIM_BLOCK);
 }

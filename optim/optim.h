@@ -50,6 +50,11 @@ static inline wg_real wg_flush_tiny(wg_real x)
     return x < WG_REAL_MIN && x > -WG_REAL_MIN ? 0 : x;
 }
 
+/* Updates run over blocks of this many elements, in parallel for a large
+ * parameter: a multiple of every vector width, and small enough that two
+ * threads share a 100k-element parameter. */
+#define WG_OPTIM_BLOCK 16384
+
 /* The update of one parameter: values, gradients and state at `off`. */
 WG_INTERNAL void wg_sgd_update(wg_optim *o, int index, int64_t off, int64_t n);
 WG_INTERNAL void wg_adam_update(wg_optim *o, int index, int64_t off, int64_t n);

@@ -5,6 +5,7 @@
  *   d = d + momentum buf (Nesterov) or buf
  *   p = p - lr d */
 #include "optim.h"
+#include "isa.h"
 
 #include <math.h>
 
@@ -28,50 +29,71 @@ wg_optim *wg_sgd(wg_params *p, wg_sgd_opts opts)
     return o;
 }
 
-void wg_sgd_update(wg_optim *o, int index, int64_t off, int64_t n)
+/* The update of elements [lo, hi) of one parameter. Each loop also zeroes
+ * the gradient it has used (zero_grad folded into the update: one pass
+ * over the block instead of two). Element-wise: any split into blocks and
+ * threads, and every instruction set (isa.h), gives the same bits. */
+typedef struct sgd_loop {
+    wg_real *v, *g, *buf;
+    wg_real lr, mu, wd, damp;
+    bool first, nesterov;
+} sgd_loop;
+
+WG_ISA_INLINE void sgd_block(const sgd_loop *s, int64_t lo, int64_t hi)
 {
-    const wg_real lr = (wg_real)o->lr, mu = (wg_real)o->sgd.momentum;
-    const wg_real wd = (wg_real)o->sgd.weight_decay, damp = (wg_real)(1 - o->sgd.dampening);
-    const bool first = !o->has_state[index], nesterov = o->sgd.nesterov;
-    /* element-wise: any split into threads gives the same bits */
-    const int threads = wg_threads_for(n);
     /* restrict: the three blocks are separate allocations, and saying so
-     * lets the loops vectorise without run-time overlap checks. Each loop
-     * also zeroes the gradient it has used (zero_grad folded into the
-     * update: one pass over the block instead of two) */
-    wg_real *restrict v = wg_params_values(o->params) + off;
-    wg_real *restrict g = wg_params_grads(o->params) + off;
-    wg_real *restrict buf = o->state1 ? o->state1 + off : NULL;
+     * lets the loops vectorise without run-time overlap checks */
+    wg_real *restrict v = s->v, *restrict g = s->g, *restrict buf = s->buf;
+    const wg_real lr = s->lr, mu = s->mu, wd = s->wd, damp = s->damp;
     /* one branch-free loop per case, so each vectorises */
     if (!buf) {
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-        for (int64_t k = 0; k < n; k++) {
+        for (int64_t k = lo; k < hi; k++) {
             v[k] -= lr * (g[k] + wd * v[k]);
             g[k] = 0;
         }
-    } else if (first) {
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-        for (int64_t k = 0; k < n; k++) {
+    } else if (s->first) {
+        const bool nesterov = s->nesterov;
+        for (int64_t k = lo; k < hi; k++) {
             wg_real d = g[k] + wd * v[k];
             buf[k] = wg_flush_tiny(d);
             v[k] -= lr * (nesterov ? d + mu * d : d);
             g[k] = 0;
         }
-    } else if (nesterov) {
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-        for (int64_t k = 0; k < n; k++) {
+    } else if (s->nesterov) {
+        for (int64_t k = lo; k < hi; k++) {
             wg_real d = g[k] + wd * v[k];
             buf[k] = wg_flush_tiny(mu * buf[k] + damp * d);
             v[k] -= lr * (d + mu * buf[k]);
             g[k] = 0;
         }
     } else {
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-        for (int64_t k = 0; k < n; k++) {
+        for (int64_t k = lo; k < hi; k++) {
             wg_real d = g[k] + wd * v[k];
             buf[k] = wg_flush_tiny(mu * buf[k] + damp * d);
             v[k] -= lr * buf[k];
             g[k] = 0;
         }
     }
+}
+WG_ISA_CLONES(sgd_block, (const sgd_loop *s, int64_t lo, int64_t hi), (s, lo, hi))
+
+void wg_sgd_update(wg_optim *o, int index, int64_t off, int64_t n)
+{
+    const sgd_loop s = {
+        .v = wg_params_values(o->params) + off,
+        .g = wg_params_grads(o->params) + off,
+        .buf = o->state1 ? o->state1 + off : NULL,
+        .lr = (wg_real)o->lr,
+        .mu = (wg_real)o->sgd.momentum,
+        .wd = (wg_real)o->sgd.weight_decay,
+        .damp = (wg_real)(1 - o->sgd.dampening),
+        .first = !o->has_state[index],
+        .nesterov = o->sgd.nesterov,
+    };
+    void (*block)(const sgd_loop *, int64_t, int64_t) = sgd_block_pick();
+    const int64_t blocks = (n + WG_OPTIM_BLOCK - 1) / WG_OPTIM_BLOCK;
+    const int threads = wg_threads_for(n);
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (int64_t b = 0; b < blocks; b++)
+        block(&s, b * WG_OPTIM_BLOCK, b == blocks - 1 ? n : (b + 1) * WG_OPTIM_BLOCK);
 }

@@ -774,6 +774,23 @@ static void test_split(void)
     const int64_t bad[1] = { 100 };
     wg_dataset_batch(&d, bad, 1, x, y);
     CHECK(x[0] == 0 && x[3] == 0 && y[0] == -1, "an index out of range gives zeros and -1");
+
+    /* every byte value, in images whose length is no multiple of a vector
+     * (the conversion's tail), against the division done here */
+    enum { AW = 17, AH = 16 };
+    static uint8_t all[2 * AH * AW];
+    static wg_real xa[2 * AH * AW];
+    for (int i = 0; i < 2 * AH * AW; i++)
+        all[i] = (uint8_t)((i * 7) % 256); /* 7 is odd: all 256 values in each image */
+    wg_dataset a = { .count = 2, .channels = 1, .rows = AH, .cols = AW, .images = all };
+    wg_dataset_batch(&a, NULL, 2, xa, NULL);
+    volatile wg_real divisor = 255; /* the division at run time, as rounded here */
+    int wrong = 0, first = -1;
+    for (int i = 0; i < 2 * AH * AW; i++)
+        if (xa[i] != (wg_real)all[i] / divisor && !wrong++)
+            first = i;
+    CHECK(wrong == 0, "%d of %d pixels differ from byte / 255, the first byte %d: %.9g", wrong,
+          2 * AH * AW, first >= 0 ? all[first] : 0, first >= 0 ? (double)xa[first] : 0.0);
     free_marked(&d);
     free_marked(&e);
 }
