@@ -88,6 +88,7 @@ void wg_adam_update(wg_optim *o, int index, int64_t off, int64_t n)
     void (*block)(const adam_loop *, int64_t, int64_t) = adam_block_pick();
     const int64_t blocks = (n + WG_OPTIM_BLOCK - 1) / WG_OPTIM_BLOCK;
     const int threads = wg_threads_for(n);
+    (void)threads; /* without OpenMP */
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t b = 0; b < blocks; b++)
         block(&s, b * WG_OPTIM_BLOCK, b == blocks - 1 ? n : (b + 1) * WG_OPTIM_BLOCK);
