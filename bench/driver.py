@@ -64,9 +64,13 @@ def parse_args():
                    help="OMP_WAIT_POLICY for every process, both sides (default: libgomp's "
                         "own, i.e. unset); passive keeps 2-thread runs sane when other jobs "
                         "share the cores")
-    p.add_argument("--out", default=BENCH,
+    p.add_argument("--isa", choices=sorted(ISA_ENV), default="native",
+                   help="native: each library's best code for this CPU (default); avx2: "
+                        "both sides limited to AVX2 + FMA (%s)"
+                        % " ".join("%s=%s" % kv for kv in ISA_ENV["avx2"].items()))
+    p.add_argument("--out", default=None,
                    help="directory for results.csv, results.md, results.jsonl "
-                        "(default: bench/)")
+                        "(default: bench/, or bench/avx2/ with --isa avx2)")
     a = p.parse_args()
     a.workloads = [w for w in a.workloads.split(",") if w]
     bad = [w for w in a.workloads if w not in WORKLOADS]
@@ -84,6 +88,8 @@ def parse_args():
         a.max_wait = 0 if a.quick else 60
     if a.reps < 1:
         p.error("--reps must be >= 1")
+    if a.out is None:
+        a.out = BENCH if a.isa == "native" else os.path.join(BENCH, a.isa)
     return a
 
 
@@ -125,6 +131,14 @@ def lscpu():
 
 WAITED = [0.0]
 WAIT_POLICY = ["default"]
+# --isa avx2: every process, both sides, limited to AVX2 + FMA, as on the
+# AVX2-only machines (Zen 3) the performance issue measured against. Each
+# library has its own switch: ours, OpenBLAS's kernel choice (a
+# DYNAMIC_ARCH build), PyTorch's ATen kernels, and oneDNN's.
+ISA_ENV = {"native": {},
+           "avx2": {"WG_CPU": "avx2", "OPENBLAS_CORETYPE": "Haswell",
+                    "ATEN_CPU_CAPABILITY": "avx2", "DNNL_MAX_CPU_ISA": "AVX2"}}
+ISA = ["native"]
 
 
 def wait_quiet(max_wait, budget):
@@ -150,6 +164,9 @@ def run_json(cmd, env_threads, log, quiet=(0, 0)):
     env.pop("GOMP_SPINCOUNT", None)
     if WAIT_POLICY[0] != "default":
         env["OMP_WAIT_POLICY"] = WAIT_POLICY[0]
+    for k in ISA_ENV["avx2"]:
+        env.pop(k, None)
+    env.update(ISA_ENV[ISA[0]])
     t0 = time.time()
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
@@ -190,9 +207,12 @@ def main():
         sys.exit("driver: %s is missing; run bench/run (it builds it)" % WENGERT)
     mode = "quick" if a.quick else "full"
     WAIT_POLICY[0] = a.omp_wait_policy
+    ISA[0] = a.isa
     plan = QUICK if a.quick else FULL
+    info_env = dict(os.environ)
+    info_env.update(ISA_ENV[a.isa])
     build_info = subprocess.run([WENGERT, "--info"], capture_output=True, text=True,
-                                check=True).stdout.strip()
+                                check=True, env=info_env).stdout.strip()
     # the trailing thread count is the --info process's default, not a setting of the runs
     build_info = re.sub(r", \d+ threads?$", "", build_info)
     cpu_model, cores, cpus = lscpu()
@@ -297,6 +317,10 @@ def main():
     md.append("- wengert: %s" % build_info)
     md.append("- PyTorch: %s (Debian), threads set by torch.set_num_threads and "
               "OMP/MKL/OPENBLAS_NUM_THREADS" % torch_version)
+    if a.isa != "native":
+        md.append("- instruction sets: both sides limited to %s (%s), the vector width of the "
+                  "AVX2-only machines the goals were set on"
+                  % (a.isa.upper(), ", ".join("%s=%s" % kv for kv in ISA_ENV[a.isa].items())))
     md.append("- run: %s, %d repetition(s) per side, medians; wengert and PyTorch alternate "
               "(fresh processes); OMP_WAIT_POLICY %s; %.0f s in all"
               % (mode, a.reps, "unset (libgomp's default)" if a.omp_wait_policy == "default"
