@@ -1,11 +1,12 @@
 #!/bin/sh
 # The hand-vectorised kernels (vector math in autograd/vmath.c, the direct
 # convolution in ops/conv2d_direct.c, whose portable counterpart is
-# ops/conv2d_gemm.c) have a path per instruction set: AVX-512, AVX2 + FMA,
-# and the portable one. A
+# ops/conv2d_gemm.c, max-pooling's 2x2 rows in ops/maxpool2d.c, the
+# element-wise loops of autograd/isa.h) have a path per instruction set:
+# AVX-512, AVX2 + FMA, and the portable one. A
 # machine takes only its best, so this runs the gradient checks, the
-# PyTorch references, the thread-count determinism test and the vector
-# math test again with the lower paths forced through WG_CPU: every path
+# PyTorch references, the thread-count determinism test, the vector math
+# test and the basics (max-pooling's tie and NaN rules) again with the lower paths forced through WG_CPU: every path
 # the CPU can execute gets checked. (Where the CPU lacks AVX2, WG_CPU=avx2
 # runs the portable path again.)
 set -u
@@ -13,7 +14,8 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 fail=0
 for cpu in avx2 generic; do
-    for t in test_gradcheck_ops test_gradcheck_float test_torch_ref test_threads test_vmath; do
+    for t in test_gradcheck_ops test_gradcheck_float test_torch_ref test_threads test_vmath \
+             test_basics test_data test_optim; do
         if WG_CPU=$cpu ./tests/$t >"$log" 2>&1; then
             echo "ok   WG_CPU=$cpu tests/$t"
         else
