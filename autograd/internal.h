@@ -186,7 +186,7 @@ WG_INTERNAL int wg_cpu_level(void);
 WG_INTERNAL void wg_vtanh(int64_t n, const wg_real *x, wg_real *y);
 WG_INTERNAL void wg_vsigmoid(int64_t n, const wg_real *x, wg_real *y);
 WG_INTERNAL void wg_vexp(int64_t n, const wg_real *x, wg_real *y);
-/* "SLEEF AVX2" or "libm": which path the functions above take here */
+/* "AVX2 (...)", "AVX-512 (...)" or "libm": which path the functions above take here */
 WG_INTERNAL const char *wg_vmath_name(void);
 
 #endif

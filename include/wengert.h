@@ -149,8 +149,9 @@ WG_API const char *WG_SYM(wg_version)(void);
 
 /** A one-line description of the build: precision, BLAS library and the
  *  build of it actually loaded (OpenBLAS: threading model, core type), the
- *  vector instructions the hand-vectorised kernels use ("vector math SLEEF
- *  AVX-512", "SLEEF AVX2" or "libm": chosen from the CPU once per process;
+ *  vector instructions the hand-vectorised kernels use ("vector math AVX-512
+ *  (own tanh + SLEEF exp)", "AVX2 (...)" or "libm": chosen from the CPU once
+ *  per process;
  *  the environment variable WG_CPU=avx2 or WG_CPU=generic caps the choice),
  *  OpenMP, the number of MPI ranks when there are several, thread count
  *  (per rank). */
