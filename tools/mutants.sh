@@ -20,7 +20,7 @@ make -j2 >/dev/null 2>&1 || exit 2
 mutants=(
   "ops/sigmoid.c|s/gx, i, dy\[i\] \* y\[i\] \* (1 - y\[i\])/gx, i, (i == 0 ? 1.01 : 1) * dy[i] * y[i] * (1 - y[i])/|sigmoid: one element's gradient x1.01"
   "ops/tanh.c|s/dy\[i\] \* (1 - y\[i\] \* y\[i\])/dy[i] * (1.01 - y[i] * y[i])/|tanh: 1 - y^2 becomes 1.01 - y^2"
-  "ops/relu.c|s/y\[i\] <= 0 ? 0 : dy\[i\])/y[i] <= 0 ? 0 : (i == 1 ? 1.01 : 1) * dy[i])/|relu: one element x1.01"
+  "ops/relu.c|s/pass_positive(y\[i\], dy\[i\])/pass_positive(y[i], (i == 1 ? 1.01 : 1) * dy[i])/|relu: one element x1.01"
   "ops/conv2d.h|s/dw\[k\] += dwc\[ch \* wsize + k\];/dw[k] += (k == 3 ? 1.01 : 1) * dwc[ch * wsize + k];/|conv2d (both paths): one weight-gradient element x1.01"
   "ops/conv2d.c|s/db\[o\] += (wg_real)s;/db[o] -= (wg_real)s;/|conv2d: bias gradient sign flipped"
   "ops/conv2d_gemm.c|s/dst\[q \* g->sw + off\] += src\[q\];/dst[q * g->sw + off] += (q == lo ? 1.01 : 1) * src[q];/|conv2d: input gradient at the left edge x1.01"
