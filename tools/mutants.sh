@@ -25,7 +25,7 @@ mutants=(
   "ops/conv2d.c|s/db\[o\] += (wg_real)s;/db[o] -= (wg_real)s;/|conv2d: bias gradient sign flipped"
   "ops/conv2d_gemm.c|s/dst\[q \* g->sw + off\] += src\[q\];/dst[q * g->sw + off] += (q == lo ? 1.01 : 1) * src[q];/|conv2d: input gradient at the left edge x1.01"
   "ops/conv2d_direct.c|s/acc\[b\] += wr\[b\] \* xv;/acc[b] += (b == 0 ? (wg_real)1.01 : 1) * wr[b] * xv;/|conv2d direct kernels: the first channel of a block x1.01"
-  "ops/conv2d_direct.c|s/add_run(dxn + ((int64_t)c \* g->h + r) \* g->w,/add_run(dxn + ((int64_t)c * g->h + r) * g->w + (r == 1),/|conv2d direct input gradient: a row shifted by one"
+  "ops/conv2d_direct.c|s/copy_run)(dxn + ((int64_t)c \* g->h + r) \* g->w,/copy_run)(dxn + ((int64_t)c * g->h + r) * g->w + (r == 1),/|conv2d direct input gradient: a row shifted by one"
   "ops/conv2d_direct.c|s/acc\[b\]\[k\] += d\[b\] \* xv;/acc[b][k] += (k == 1 ? (wg_real)1.01 : 1) * d[b] * xv;/|conv2d direct weight gradient: the second tap of a block x1.01"
   "ops/maxpool2d.c|s/dx\[p \* hw + arg\[p \* ohw + k\]\] += dy\[p \* ohw + k\];/dx[p * hw + arg[p * ohw + k]] += (k == 0 ? 1.01 : 1) * dy[p * ohw + k];/|maxpool2d: first window x1.01"
   "ops/matmul.c|s/wg_gemm(!ta, false, k, nn, m, 1, A->data/wg_gemm(!ta, false, k, nn, m, 1.01, A->data/|matmul: dB scaled by 1.01"
