@@ -206,6 +206,37 @@ static void test_maxpool_ties_w(int W)
     wg_tensor_free(x);
 }
 
+/* relu's special values, as PyTorch: a NaN passes forward and passes the
+ * gradient back; -0, 0 and negatives give 0 and no gradient; infinities
+ * keep their side. Long enough (100,000) for the parallel vector path;
+ * the special values sit at both ends and in the middle. */
+static void test_relu_special(void)
+{
+    enum { N = 100000 };
+    const wg_real sp[7] = { (wg_real)NAN, -1, 0, (wg_real)-0.0, 2, (wg_real)INFINITY,
+                            (wg_real)-INFINITY };
+    wg_tensor *x = wg_tensor_new(WG_SHAPE(N), true);
+    static wg_real dy[N];
+    for (int i = 0; i < N; i++) {
+        wg_data(x)[i] = (i % 3 == 0) ? (wg_real)(i % 7) - 3 : sp[i % 7];
+        dy[i] = (wg_real)(i % 5 + 1);
+    }
+    wg_tape *t = wg_tape_new();
+    wg_tensor *y = wg_relu(t, x);
+    CHECK(y && wg_backward_from(t, y, dy) == WG_OK, "%s", wg_tape_error(t));
+    int bad = 0;
+    for (int i = 0; y && i < N; i++) {
+        wg_real v = wg_data(x)[i], got = wg_data(y)[i], g = wg_grad(x)[i];
+        bool nan = isnan(v), pos = v > 0;
+        wg_real want = nan ? v : pos ? v : 0, want_g = nan || pos ? dy[i] : 0;
+        if ((nan ? !isnan(got) : got != want || signbit(got) != signbit(want)) || g != want_g)
+            bad++;
+    }
+    CHECK(bad == 0, "relu: %d of %d elements wrong in value, sign of zero or gradient", bad, N);
+    wg_tape_free(t);
+    wg_tensor_free(x);
+}
+
 static void test_maxpool_ties(void)
 {
     const int widths[] = { 22, 38, 10, 23 };
@@ -222,5 +253,6 @@ int main(void)
     test_reuse_and_vjp();
     test_probs();
     test_maxpool_ties();
+    test_relu_special();
     return check_done("test_basics");
 }
