@@ -47,8 +47,9 @@ typedef struct adam_loop {
     bool decoupled;
 } adam_loop;
 
-WG_ISA_INLINE void adam_block(const adam_loop *s, int64_t lo, int64_t hi)
+WG_ISA_INLINE void adam_block(const void *args, int64_t lo, int64_t hi)
 {
+    const adam_loop *s = args;
     wg_real *restrict v = s->v, *restrict g = s->g, *restrict m1 = s->m1, *restrict m2 = s->m2;
     const wg_real b1 = s->b1, b2 = s->b2, wd = s->wd, step_size = s->step_size;
     const wg_real bc2_sqrt = s->bc2_sqrt, eps = s->eps, decay = s->decay;
@@ -65,7 +66,7 @@ WG_ISA_INLINE void adam_block(const adam_loop *s, int64_t lo, int64_t hi)
         g[k] = 0;
     }
 }
-WG_ISA_CLONES(adam_block, (const adam_loop *s, int64_t lo, int64_t hi), (s, lo, hi))
+WG_ISA_CLONES(adam_block, (const void *args, int64_t lo, int64_t hi), (args, lo, hi))
 
 void wg_adam_update(wg_optim *o, int index, int64_t off, int64_t n)
 {
@@ -85,11 +86,5 @@ void wg_adam_update(wg_optim *o, int index, int64_t off, int64_t n)
         .decay = (wg_real)(1 - o->lr * a->weight_decay),
         .decoupled = o->kind == WG_OPT_ADAMW,
     };
-    void (*block)(const adam_loop *, int64_t, int64_t) = adam_block_pick();
-    const int64_t blocks = (n + WG_OPTIM_BLOCK - 1) / WG_OPTIM_BLOCK;
-    const int threads = wg_threads_for(n);
-    (void)threads; /* without OpenMP */
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t b = 0; b < blocks; b++)
-        block(&s, b * WG_OPTIM_BLOCK, b == blocks - 1 ? n : (b + 1) * WG_OPTIM_BLOCK);
+    wg_optim_blocks(n, adam_block_pick(), &s);
 }

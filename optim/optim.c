@@ -5,6 +5,16 @@
 #include <math.h>
 #include <string.h>
 
+void wg_optim_blocks(int64_t n, void (*block)(const void *, int64_t, int64_t), const void *args)
+{
+    const int64_t blocks = (n + WG_OPTIM_BLOCK - 1) / WG_OPTIM_BLOCK;
+    const int threads = wg_threads_for(n);
+    (void)threads; /* without OpenMP */
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (int64_t b = 0; b < blocks; b++)
+        block(args, b * WG_OPTIM_BLOCK, b == blocks - 1 ? n : (b + 1) * WG_OPTIM_BLOCK);
+}
+
 bool wg_optim_setting(const char *who, const char *what, double v, double lo, bool lo_open,
                       double hi)
 {

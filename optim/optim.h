@@ -50,10 +50,13 @@ static inline wg_real wg_flush_tiny(wg_real x)
     return x < WG_REAL_MIN && x > -WG_REAL_MIN ? 0 : x;
 }
 
-/* Updates run over blocks of this many elements, in parallel for a large
- * parameter: a multiple of every vector width, and small enough that two
- * threads share a 100k-element parameter. */
+/* Runs block(args, lo, hi) over [0, n) in blocks of WG_OPTIM_BLOCK
+ * elements, in parallel for a large parameter: a multiple of every vector
+ * width, and small enough that two threads share a 100k-element
+ * parameter. For element-wise updates, whose bits no split changes. */
 #define WG_OPTIM_BLOCK 16384
+WG_INTERNAL void wg_optim_blocks(int64_t n, void (*block)(const void *, int64_t, int64_t),
+                                 const void *args);
 
 /* The update of one parameter: values, gradients and state at `off`. */
 WG_INTERNAL void wg_sgd_update(wg_optim *o, int index, int64_t off, int64_t n);

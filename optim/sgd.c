@@ -39,8 +39,9 @@ typedef struct sgd_loop {
     bool first, nesterov;
 } sgd_loop;
 
-WG_ISA_INLINE void sgd_block(const sgd_loop *s, int64_t lo, int64_t hi)
+WG_ISA_INLINE void sgd_block(const void *args, int64_t lo, int64_t hi)
 {
+    const sgd_loop *s = args;
     /* restrict: the three blocks are separate allocations, and saying so
      * lets the loops vectorise without run-time overlap checks */
     wg_real *restrict v = s->v, *restrict g = s->g, *restrict buf = s->buf;
@@ -75,7 +76,7 @@ WG_ISA_INLINE void sgd_block(const sgd_loop *s, int64_t lo, int64_t hi)
         }
     }
 }
-WG_ISA_CLONES(sgd_block, (const sgd_loop *s, int64_t lo, int64_t hi), (s, lo, hi))
+WG_ISA_CLONES(sgd_block, (const void *args, int64_t lo, int64_t hi), (args, lo, hi))
 
 void wg_sgd_update(wg_optim *o, int index, int64_t off, int64_t n)
 {
@@ -90,11 +91,5 @@ void wg_sgd_update(wg_optim *o, int index, int64_t off, int64_t n)
         .first = !o->has_state[index],
         .nesterov = o->sgd.nesterov,
     };
-    void (*block)(const sgd_loop *, int64_t, int64_t) = sgd_block_pick();
-    const int64_t blocks = (n + WG_OPTIM_BLOCK - 1) / WG_OPTIM_BLOCK;
-    const int threads = wg_threads_for(n);
-    (void)threads; /* without OpenMP */
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t b = 0; b < blocks; b++)
-        block(&s, b * WG_OPTIM_BLOCK, b == blocks - 1 ? n : (b + 1) * WG_OPTIM_BLOCK);
+    wg_optim_blocks(n, sgd_block_pick(), &s);
 }
